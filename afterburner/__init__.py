@@ -1,0 +1,34 @@
+"""afterburner: make code faster with language models, and prove it.
+
+The public API is small and imported lazily, so ``import afterburner`` stays cheap (no torch, no
+langgraph) until a heavy piece is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Task": "afterburner.task",
+    "Case": "afterburner.task",
+    "load_target": "afterburner.task",
+    "load_task_file": "afterburner.task",
+    "load_problem_set": "afterburner.task",
+    "AfterburnerError": "afterburner.errors",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'afterburner' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

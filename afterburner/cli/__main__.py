@@ -1,0 +1,5 @@
+import sys
+
+from afterburner.cli import main
+
+sys.exit(main())

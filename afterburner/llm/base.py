@@ -1,0 +1,44 @@
+"""The LLM seam: one small protocol that every backend satisfies by duck typing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Backend", "Completion", "Conversation", "Message", "Sampling"]
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+Conversation = list[Message]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to sample. `stop` strings end a completion (the stop string itself is kept out of the text)."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_new_tokens: int = 768
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"  # "stop" | "length" | "error"
+    extra: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Returns, for each conversation, `n` completions."""
+
+    name: str
+    model: str
+
+    def generate(
+        self, conversations: Sequence[Conversation], n: int = 1, sampling: Sampling | None = None
+    ) -> list[list[Completion]]: ...

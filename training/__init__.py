@@ -1,0 +1,1 @@
+"""Training of refinement policies (GRPO, SFT, DPO) on afterburner trajectories."""
