@@ -18,6 +18,9 @@ _EXPORTS = {
     "load_task_file": "afterburner.task",
     "load_problem_set": "afterburner.task",
     "AfterburnerError": "afterburner.errors",
+    "get_backend": "afterburner.llm",
+    "Sampling": "afterburner.llm",
+    "Completion": "afterburner.llm",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
