@@ -1,0 +1,367 @@
+"""Rewards that run the policy's code: picklable callables in trl's reward-function form.
+
+Each reward is called as ``reward(completions, task=[...], **other_columns) -> list[float]`` with one
+float per completion. ``completions`` are strings or conversational lists of messages (the last
+assistant message is the reply); ``task`` is the dataset column holding ``json.dumps(Task.to_dict())``.
+
+- `SpeedupReward` (our default): correctness is a gate; a correct candidate earns ``1 + e`` with
+  ``e = clip(log(speedup), lo, hi)`` only when the speedup over the starting code is significant
+  (`Comparison.improved`, or significantly slower), so timing noise earns nothing; plus a small format
+  term (usable code was found).
+- `AfterburnerReward` (Du et al. 2025, after their released code, minus two slips; see docs/training.md):
+  ``0.5 * improvement + 0.2 * format`` with ``improvement = correctness + 0.5 * tanh(clip((b-c)/b, -1, 1))``
+  (efficiency only when correct) and correctness +0.5 both pass, +1.0 fixed, -1.0 broke, -0.5 both fail.
+
+Candidates run in the sandbox in parallel: one `Sandbox` per process, created on first use and reused
+across calls; a candidate that hangs or misbehaves costs its timeout and scores as a failure. The
+starting code of each task (its baseline) is checked and measured once per process and cached.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import math
+import os
+import re
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from afterburner.errors import SandboxError
+from afterburner.task import Task
+
+__all__ = [
+    "AfterburnerReward",
+    "Outcome",
+    "SpeedupReward",
+    "completion_text",
+    "evaluate",
+    "get_sandbox",
+    "has_thinking_solution_layout",
+    "make_reward",
+]
+
+log = logging.getLogger(__name__)
+
+_LAYOUT_RE = re.compile(r"^\s*<thinking>.*?</thinking>\s*<solution>.*?</solution>\s*$", re.DOTALL)
+
+# ---------------------------------------------------------------------------------------------------
+# one sandbox per process, reused; baselines cached per task
+
+
+_LOCK = threading.Lock()
+_SANDBOXES: dict[tuple, Any] = {}
+_BASELINES: dict[tuple, Baseline] = {}
+_BASELINE_LOCKS: dict[tuple, threading.Lock] = {}
+_TASKS: dict[str, Task] = {}
+
+
+def get_sandbox(workers: int | None = None, config: dict | None = None) -> Any:
+    """The process's shared `Sandbox` for these settings (started on first use, closed at exit)."""
+    key = (os.getpid(), workers, json.dumps(config or {}, sort_keys=True, default=str))
+    with _LOCK:
+        sb = _SANDBOXES.get(key)
+        if sb is None:
+            from afterburner.sandbox import Sandbox, SandboxConfig
+
+            sb = Sandbox(SandboxConfig(**(config or {})), workers=workers)
+            sb.__enter__()
+            _SANDBOXES[key] = sb
+            atexit.register(_close, key)
+        return sb
+
+
+def _close(key: tuple) -> None:
+    sb = _SANDBOXES.pop(key, None)
+    if sb is not None:
+        try:
+            sb.__exit__(None, None, None)
+        except Exception:  # at exit, nothing left to tell
+            pass
+
+
+def _task(blob: str | dict | Task) -> Task:
+    if isinstance(blob, Task):
+        return blob
+    if isinstance(blob, dict):
+        return Task.from_dict(blob)
+    task = _TASKS.get(blob)
+    if task is None:
+        task = _TASKS[blob] = Task.from_dict(json.loads(blob))
+    return task
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The starting code of a task: did it pass, and what did it cost."""
+
+    code: str
+    passed: bool
+    measurement: Any = None  # afterburner.measure.Measurement, when measured
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running one completion produced (data for the reward formulas)."""
+
+    extracted: bool  # usable code was found in the completion
+    passed: bool  # it passed the task's tests
+    status: str  # the sandbox status, or "format_error"
+    baseline_passed: bool
+    speedup: float | None = None  # median CPU(baseline) / median CPU(candidate)
+    improved: bool = False  # significantly faster (CI lower bound above 1 + min_gain)
+    slower: bool = False  # significantly slower (CI upper bound below 1 / (1 + min_gain))
+    cost_base: float | None = None  # the chosen metric (time, memory, integral) of the baseline
+    cost_new: float | None = None  # ... and of the candidate
+
+
+def completion_text(completion: str | Sequence[dict]) -> str:
+    """The reply text of a completion: a string, or the last assistant message of a conversation."""
+    if isinstance(completion, str):
+        return completion
+    for message in reversed(list(completion)):
+        if isinstance(message, dict) and message.get("role", "assistant") == "assistant":
+            content = message.get("content", "")
+            return content if isinstance(content, str) else str(content)
+    return ""
+
+
+def has_thinking_solution_layout(text: str) -> bool:
+    """True when the reply is exactly ``<thinking>...</thinking><solution>...</solution>``."""
+    return bool(_LAYOUT_RE.match(text))
+
+
+def _cost(measurement: Any, metric: str) -> float | None:
+    if measurement is None or not getattr(measurement, "ok", False):
+        return None
+    if metric == "time":
+        stats = measurement.cpu_time_s
+        return stats.median if stats and stats.n else None
+    if metric == "memory":
+        return measurement.peak_memory_bytes
+    return measurement.integral
+
+
+def _baseline(sb: Any, task: Task, repeats: int) -> Baseline:
+    key = (os.getpid(), task.fingerprint(), repeats)
+    with _LOCK:
+        if key in _BASELINES:
+            return _BASELINES[key]
+        lock = _BASELINE_LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        if key in _BASELINES:
+            return _BASELINES[key]
+        code = task.code or task.reference or ""
+        passed, measurement = False, None
+        if task.code:
+            passed = sb.check(task, task.code).passed
+        if code and task.has_workload and (passed or not task.code):
+            measurement = sb.measure(task, code, repeats=repeats)
+        base = _BASELINES[key] = Baseline(code, passed, measurement)
+        return base
+
+
+def _as_module(task: Task, code: str) -> str:
+    """The reply put back into the starting module, as the optimizer does (a reply may be the function alone)."""
+    if not task.code:
+        return code
+    from afterburner.llm.extract import merge_into_module
+
+    try:
+        return merge_into_module(task.code, code, task.entry_point)
+    except (SyntaxError, ValueError):
+        return code
+
+
+def evaluate(
+    sb: Any,
+    task: Task,
+    text: str,
+    *,
+    repeats: int = 3,
+    min_gain: float = 0.05,
+    metric: str = "time",
+    interleaved: bool = False,
+) -> Outcome:
+    """Extract, check and (when correct) measure one reply against the task's cached baseline."""
+    from afterburner.llm import extract_code
+    from afterburner.measure import compare_samples
+
+    base = _baseline(sb, task, repeats)
+    extraction = extract_code(text, task.entry_point)
+    if not extraction.ok or not extraction.code.strip():
+        return Outcome(False, False, "format_error", base.passed)
+    code = _as_module(task, extraction.code)
+    check = sb.check(task, code)
+    if not check.passed:
+        return Outcome(True, False, str(check.status), base.passed)
+    if not base.code or not task.has_workload:
+        return Outcome(True, True, str(check.status), base.passed)
+    if interleaved:
+        comparison = sb.compare(task, base.code, code, repeats=repeats, min_gain=min_gain)
+    else:
+        if base.measurement is None or not base.measurement.ok:
+            return Outcome(True, True, str(check.status), base.passed)
+        new = sb.measure(task, code, repeats=repeats)
+        comparison = compare_samples(base.measurement, new, min_gain=min_gain)
+    speedup = comparison.speedup
+    if speedup is None or math.isnan(speedup):
+        return Outcome(True, True, str(check.status), base.passed)
+    slower = bool(comparison.speedup_ci[1] < 1 / (1 + min_gain))
+    return Outcome(
+        True,
+        True,
+        str(check.status),
+        base.passed,
+        float(speedup),
+        bool(comparison.improved),
+        slower,
+        _cost(comparison.a, metric),
+        _cost(comparison.b, metric),
+    )
+
+
+class _SandboxReward:
+    """Shared machinery: parallel evaluation of a batch of completions; subclasses score an `Outcome`."""
+
+    __name__ = "sandbox_reward"
+
+    def __init__(
+        self,
+        *,
+        repeats: int = 3,
+        min_gain: float = 0.05,
+        workers: int | None = None,
+        sandbox: dict | None = None,
+        metric: str = "time",
+        interleaved: bool = False,
+        sandbox_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.repeats = repeats
+        self.min_gain = min_gain
+        self.workers = workers
+        self.sandbox = dict(sandbox or {})
+        self.metric = metric
+        self.interleaved = interleaved
+        self.sandbox_factory = sandbox_factory  # a picklable zero-argument callable (tests, custom setups)
+
+    def _sb(self) -> Any:
+        if self.sandbox_factory is not None:
+            return self.sandbox_factory()
+        return get_sandbox(self.workers, self.sandbox)
+
+    def outcomes(self, completions: Sequence[Any], task: Sequence[Any]) -> list[Outcome | None]:
+        sb = self._sb()
+        texts = [completion_text(c) for c in completions]
+        tasks = [_task(t) for t in task]
+
+        def one(i: int) -> Outcome | None:
+            try:
+                return evaluate(
+                    sb,
+                    tasks[i],
+                    texts[i],
+                    repeats=self.repeats,
+                    min_gain=self.min_gain,
+                    metric=self.metric,
+                    interleaved=self.interleaved,
+                )
+            except SandboxError as e:  # our fault, not the candidate's: score nothing, keep training
+                log.warning("sandbox failed on a completion for %s: %s", tasks[i].name, e)
+                return None
+
+        threads = max(1, min(len(texts), self.workers or os.cpu_count() or 1))
+        with ThreadPoolExecutor(threads) as pool:
+            results = list(pool.map(one, range(len(texts))))
+        if results and all(r is None for r in results):
+            raise SandboxError("the sandbox failed on every completion of the batch; see the warnings above")
+        return results
+
+    def score(self, outcome: Outcome, text: str) -> float:
+        raise NotImplementedError
+
+    def __call__(self, completions: Sequence[Any], task: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        outcomes = self.outcomes(completions, task)
+        texts = [completion_text(c) for c in completions]
+        rewards = [None if o is None else self.score(o, t) for o, t in zip(outcomes, texts, strict=True)]
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric) and outcomes:
+            done = [o for o in outcomes if o is not None]
+            if done:
+                log_metric("sandbox/pass_rate", sum(o.passed for o in done) / len(done))
+                log_metric("sandbox/improved_rate", sum(o.improved for o in done) / len(done))
+        return rewards
+
+
+class SpeedupReward(_SandboxReward):
+    """Our default: gate on correctness, log of the significant speedup, a small format term.
+
+    >>> r = SpeedupReward()
+    >>> round(r.score(Outcome(True, True, "passed", True, speedup=2.0, improved=True), ""), 4)
+    1.7931
+    >>> r.score(Outcome(True, True, "passed", True, speedup=1.03, improved=False), "")
+    1.1
+    >>> r.score(Outcome(True, False, "wrong_answer", True), "")
+    0.1
+    """
+
+    __name__ = "speedup_reward"
+
+    def __init__(
+        self, *, format_weight: float = 0.1, log_clip: tuple[float, float] = (-0.5, math.log(10.0)), **kw: Any
+    ) -> None:
+        super().__init__(**kw)
+        self.format_weight = format_weight
+        self.log_clip = (float(log_clip[0]), float(log_clip[1]))
+
+    def score(self, outcome: Outcome, text: str) -> float:
+        if not outcome.extracted:
+            return 0.0
+        reward = self.format_weight
+        if not outcome.passed:
+            return reward
+        reward += 1.0
+        if outcome.speedup and (outcome.improved or outcome.slower):
+            lo, hi = self.log_clip
+            reward += min(hi, max(lo, math.log(outcome.speedup)))
+        return reward
+
+
+class AfterburnerReward(_SandboxReward):
+    """Du et al. (2025): ``0.5 * (correctness + 0.5 * efficiency if correct) + 0.2 * format``.
+
+    >>> r = AfterburnerReward()
+    >>> round(r.score(Outcome(True, True, "passed", True, cost_base=2.0, cost_new=1.0), "<thinking>t</thinking><solution>s</solution>"), 4)
+    0.5655
+    >>> r.score(Outcome(True, False, "wrong_answer", True), "no layout")
+    -0.5
+    """
+
+    __name__ = "afterburner_reward"
+
+    def score(self, outcome: Outcome, text: str) -> float:
+        base, new = outcome.baseline_passed, outcome.passed
+        correctness = {(True, True): 0.5, (False, True): 1.0, (True, False): -1.0, (False, False): -0.5}[
+            (base, new)
+        ]
+        efficiency = 0.0
+        b, c = outcome.cost_base, outcome.cost_new
+        if new and b is not None and c is not None and b > 0:
+            efficiency = math.tanh(min(1.0, max(-1.0, (b - c) / b)))
+        improvement = correctness + (0.5 * efficiency if new else 0.0)
+        fmt = 1.0 if has_thinking_solution_layout(text) else 0.0
+        return 0.5 * improvement + 0.2 * fmt
+
+
+def make_reward(name: str, **kw: Any) -> _SandboxReward:
+    """A reward by name: ``speedup`` (default) or ``afterburner``."""
+    from afterburner.errors import ConfigError
+
+    classes = {"speedup": SpeedupReward, "afterburner": AfterburnerReward}
+    if name not in classes:
+        raise ConfigError(f"reward {name!r} is not one of {', '.join(classes)}")
+    return classes[name](**kw)
