@@ -1,0 +1,1 @@
+"""The optimization loop: langgraph state and nodes, strategies, remedies, and the `Optimizer` runner."""

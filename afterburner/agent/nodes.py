@@ -1,0 +1,404 @@
+"""The loop's nodes: plain functions of (state, runtime) that return partial state updates.
+
+measure_original -> generate -> evaluate -> select -> (refine -> generate ...) | finish
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+from afterburner.agent.remedies import find_remedies
+from afterburner.agent.state import Candidate, OptimizerState, RunContext
+from afterburner.agent.strategies import score
+from afterburner.errors import TaskError
+from afterburner.measure import Profile
+from afterburner.prompts import initial_conversation, refine_conversation, render, render_remedy
+
+__all__ = ["evaluate", "finish", "generate", "measure_original", "refine", "route", "select"]
+
+MAX_FAILURES_SHOWN = 3
+MAX_HISTORY_SHOWN = 4
+
+
+def _ctx(runtime: Any) -> RunContext:
+    return runtime.context
+
+
+def _median(m: dict | None) -> float | None:
+    cpu = (m or {}).get("cpu_time_s") or {}
+    x = cpu.get("median")
+    return x if isinstance(x, int | float) and math.isfinite(x) and x > 0 else None
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return num / den if num is not None and den else None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def measure_original(state: OptimizerState, runtime: Any) -> dict:
+    """Check that the original passes its tests (else there is nothing to preserve), then measure it."""
+    ctx = _ctx(runtime)
+    t0 = time.monotonic()
+    task, s = ctx.task, ctx.settings
+    baseline = None
+    if task.code:
+        check = ctx.sandbox.check(task, task.code)
+        if not check.passed:
+            why = _one_line(check.failure.short() if check.failure else "", 200)
+            raise TaskError(
+                f"the original code fails its own tests ({check.status.value}{': ' + why if why else ''}); "
+                "there is nothing to preserve: fix the code or the tests first"
+            )
+        m = ctx.sandbox.measure(task, task.code, repeats=s.repeats, profile=True)
+        if not m.ok:
+            why = _one_line(m.failure.short() if m.failure else "", 200)
+            raise TaskError(f"the original code cannot be measured on its workload ({m.status.value}: {why})")
+        baseline = m.to_dict()
+    return {
+        "round": 0,
+        "conversation": initial_conversation(task, ctx.strategy, s.goal),
+        "suggested": [],
+        "candidates": [],
+        "baseline": baseline,
+        "best_code": task.code,
+        "best": baseline,
+        "best_round": 0,
+        "best_speedup": 1.0,
+        "rounds_best_code": [],
+        "history": [],
+        "failures": [],
+        "no_improve": 0,
+        "tokens_used": 0,
+        "llm_calls": 0,
+        "elapsed_s": time.monotonic() - t0,
+        "stop_reason": "",
+        "final": None,
+    }
+
+
+def generate(state: OptimizerState, runtime: Any) -> dict:
+    """Ask the backend for the round's k completions of the current prompt."""
+    from afterburner.llm import Sampling
+
+    ctx = _ctx(runtime)
+    t0 = time.monotonic()
+    s = ctx.settings
+    rnd = state["round"] + 1
+    k = s.candidates
+    ctx.emit("round_started", round=rnd, candidates=k, best_speedup=state.get("best_speedup", 1.0))
+    sampling = Sampling(
+        temperature=s.temperature,
+        top_p=s.top_p,
+        max_new_tokens=s.max_new_tokens,
+        seed=None if s.seed is None else s.seed + rnd,
+        stop=ctx.strategy.stop,
+    )
+    [completions] = ctx.backend.generate([state["conversation"]], n=k, sampling=sampling)
+    candidates = [
+        Candidate(
+            index=i,
+            completion=c.text,
+            prompt_tokens=c.prompt_tokens,
+            completion_tokens=c.completion_tokens,
+            finish_reason=c.finish_reason,
+        )
+        for i, c in enumerate(completions)
+    ]
+    prompt_tokens = completions[0].prompt_tokens if completions else 0  # one prompt, k samples
+    used = prompt_tokens + sum(c.completion_tokens for c in completions)
+    return {
+        "round": rnd,
+        "candidates": candidates,
+        "tokens_used": state.get("tokens_used", 0) + used,
+        "llm_calls": state.get("llm_calls", 0) + 1,
+        "elapsed_s": state.get("elapsed_s", 0.0) + time.monotonic() - t0,
+    }
+
+
+def _evaluate_code(ctx: RunContext, best_code: str, code: str) -> dict:
+    """Correctness first, then (if correct) an interleaved comparison against the current best."""
+    task, s = ctx.task, ctx.settings
+    check = ctx.sandbox.check(task, code)
+    out: dict[str, Any] = {
+        "status": check.status.value,
+        "check": check.to_dict(),
+        "comparison": None,
+        "failure": check.failure.short() if check.failure else "",
+        "acceptable": False,
+    }
+    if not check.passed:
+        return out
+    if not best_code:  # written from a description: measured alone, the fastest correct one wins
+        m = ctx.sandbox.measure(task, code, repeats=s.repeats)
+        out.update(status=m.status.value, measurement=m.to_dict(), acceptable=m.ok)
+        return out
+    cmp = ctx.sandbox.compare(task, best_code, code, repeats=s.repeats, min_gain=s.min_gain)
+    cmp_d = cmp.to_dict()
+    out["comparison"] = cmp_d
+    if not cmp.b.ok:
+        out.update(status=cmp.b.status.value, failure=cmp.b.failure.short() if cmp.b.failure else "")
+        return out
+    out["acceptable"] = bool(ctx.strategy.accept(cmp_d, s.goal))
+    return out
+
+
+def evaluate(state: OptimizerState, runtime: Any) -> dict:
+    """Extract each completion's code, merge it into the best module, check and measure in parallel."""
+    from afterburner.llm import extract_code, merge_into_module
+
+    ctx = _ctx(runtime)
+    t0 = time.monotonic()
+    task, best_code = ctx.task, state["best_code"]
+    cands = [dict(c) for c in state["candidates"]]
+    for c in cands:
+        ext = extract_code(c["completion"], task.entry_point)
+        c["extraction"] = {"ok": ext.ok, "reason": ext.reason, "source": ext.source}
+        c["code"], c["comparison"], c["check"], c["acceptable"] = "", None, None, False
+        if not ext.ok:
+            c.update(status="format_error", failure=ext.reason)
+            continue
+        try:
+            c["code"] = merge_into_module(best_code, ext.code, task.entry_point) if best_code else ext.code
+        except (SyntaxError, ValueError) as e:
+            c.update(status="format_error", failure=f"could not merge the code into the module: {e}")
+            continue
+        if c["code"].strip() == best_code.strip():
+            c.update(status="unchanged", failure="identical to the current best")
+    unique = sorted({c["code"] for c in cands if c["code"] and "status" not in c})
+    results: dict[str, dict] = {}
+    if unique:
+        workers = ctx.settings.parallel or min(len(unique), getattr(ctx.sandbox, "workers", None) or 2)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = {pool.submit(_evaluate_code, ctx, best_code, code): code for code in unique}
+            for fut in as_completed(futures):
+                code = futures[fut]
+                results[code] = fut.result()
+                for c in cands:
+                    if c["code"] == code:
+                        ctx.emit(
+                            "candidate_evaluated",
+                            round=state["round"],
+                            index=c["index"],
+                            status=results[code]["status"],
+                            acceptable=results[code]["acceptable"],
+                            speedup=(results[code]["comparison"] or {}).get("speedup"),
+                        )
+    for c in cands:
+        if c["code"] in results and "status" not in c:
+            c.update(results[c["code"]])
+        elif c["status"] in ("format_error", "unchanged"):
+            ctx.emit(
+                "candidate_evaluated",
+                round=state["round"],
+                index=c["index"],
+                status=c["status"],
+                acceptable=False,
+                speedup=None,
+            )
+    return {"candidates": cands, "elapsed_s": state.get("elapsed_s", 0.0) + time.monotonic() - t0}
+
+
+def _candidate_score(c: dict, goal: str) -> float:
+    if c.get("comparison"):
+        return score(c["comparison"], goal)
+    med = _median(c.get("measurement"))
+    return 1.0 / med if med else 0.0
+
+
+def select(state: OptimizerState, runtime: Any) -> dict:
+    """Keep the best acceptable candidate (if any), record every step, decide whether to stop."""
+    ctx = _ctx(runtime)
+    t0 = time.monotonic()
+    s, rnd = ctx.settings, state["round"]
+    cands = [dict(c) for c in state["candidates"]]
+    acceptable = [c for c in cands if c.get("acceptable")]
+    winner = max(acceptable, key=lambda c: _candidate_score(c, s.goal)) if acceptable else None
+    update: dict[str, Any] = {}
+    best_speedup = state.get("best_speedup", 1.0)
+    if winner is not None:
+        for c in cands:
+            c["accepted"] = c["index"] == winner["index"]
+        m = ctx.sandbox.measure(ctx.task, winner["code"], repeats=s.repeats, profile=True)
+        best = m.to_dict() if m.ok else (winner.get("comparison") or {}).get("b") or winner.get("measurement")
+        est = _ratio(_median(state.get("baseline")), _median(best))
+        if est is None and winner.get("comparison"):
+            est = best_speedup * (winner["comparison"].get("speedup") or 1.0)
+        best_speedup = est if est is not None else best_speedup
+        update.update(
+            best_code=winner["code"], best=best, best_round=rnd, best_speedup=best_speedup, no_improve=0
+        )
+    else:
+        for c in cands:
+            c["accepted"] = False
+        update["no_improve"] = state.get("no_improve", 0) + 1
+    for c in cands:
+        ctx.record(
+            "step",
+            round=rnd,
+            index=c["index"],
+            strategy=ctx.strategy.name,
+            messages=state["conversation"],
+            completion=c["completion"],
+            prompt_tokens=c.get("prompt_tokens", 0),
+            completion_tokens=c.get("completion_tokens", 0),
+            finish_reason=c.get("finish_reason"),
+            extraction=c.get("extraction"),
+            code=c.get("code", ""),
+            status=c.get("status"),
+            failure=c.get("failure", ""),
+            check=c.get("check"),
+            comparison=c.get("comparison"),
+            measurement=c.get("measurement"),
+            acceptable=c.get("acceptable", False),
+            accepted=c["accepted"],
+            best_speedup=best_speedup,
+        )
+    if winner is not None:
+        ctx.emit(
+            "best_improved",
+            round=rnd,
+            index=winner["index"],
+            best_speedup=best_speedup,
+            speedup_vs_previous=(winner.get("comparison") or {}).get("speedup"),
+        )
+    correct = [c for c in cands if c.get("comparison")]
+    top = max(correct, key=lambda c: _candidate_score(c, s.goal)) if correct else None
+    history = [
+        *state.get("history", []),
+        {
+            "round": rnd,
+            "passed": sum(1 for c in cands if c.get("check") and c["check"]["status"] == "passed"),
+            "total": len(cands),
+            "suggested": list(state.get("suggested", [])),
+            "accepted": winner is not None,
+            "speedup": (top["comparison"].get("speedup") if top else None),
+        },
+    ]
+    failures = []
+    for c in cands:
+        if c.get("status") not in ("passed", "unchanged") and len(failures) < MAX_FAILURES_SHOWN:
+            f = {"status": c.get("status", "?").replace("_", " "), "detail": _one_line(c.get("failure", ""))}
+            if f not in failures:
+                failures.append(f)
+    best_code = update.get("best_code", state["best_code"])
+    update.update(
+        candidates=cands,
+        history=history,
+        failures=failures,
+        rounds_best_code=[*state.get("rounds_best_code", []), best_code],
+        elapsed_s=state.get("elapsed_s", 0.0) + time.monotonic() - t0,
+    )
+    update["stop_reason"] = _stop_reason(ctx, {**state, **update})
+    return update
+
+
+def _stop_reason(ctx: RunContext, state: dict) -> str:
+    s = ctx.settings
+    if s.target_speedup and state.get("best_speedup", 1.0) >= s.target_speedup:
+        return "target_speedup"
+    if state["round"] >= s.rounds:
+        return "max_rounds"
+    if ctx.strategy.use_patience and s.patience and state.get("no_improve", 0) >= s.patience:
+        return "patience"
+    if s.time_budget_s is not None and state.get("elapsed_s", 0.0) >= s.time_budget_s:
+        return "time_budget"
+    if s.token_budget is not None and state.get("tokens_used", 0) >= s.token_budget:
+        return "token_budget"
+    return ""
+
+
+def route(state: OptimizerState) -> str:
+    """After select: stop (finish) or build the next prompt (refine)."""
+    return "finish" if state.get("stop_reason") else "refine"
+
+
+def _paper_feedback(c: dict | None) -> tuple[str, str]:
+    """(code shown, one-line feedback) for the paper's strategy: the last candidate and its results."""
+    if not c or not c.get("code"):
+        return "", render(
+            "afterburner_feedback",
+            passed=False,
+            time="N/A",
+            memory="N/A",
+            integral="N/A",
+            error=_one_line((c or {}).get("failure", "no code in the completion"), 200),
+        ).strip()
+    b = (c.get("comparison") or {}).get("b") or c.get("measurement") or {}
+    med = _median(b)
+    mem = b.get("peak_memory_bytes")
+    integral = b.get("integral")
+    passed = c.get("status") == "passed"
+    return c["code"], render(
+        "afterburner_feedback",
+        passed=passed,
+        time=f"{1000 * med:.2f} ms" if med else "N/A",
+        memory=f"{mem / 1024:.1f} KB" if mem is not None else "N/A",
+        integral=f"{integral / 1024:.2f} KB*s" if integral is not None else "N/A",
+        error="" if passed else _one_line(c.get("failure", ""), 200),
+    ).strip()
+
+
+def _profile(d: dict | None) -> Profile | None:
+    if not d:
+        return None
+    return Profile(tuple(d.get("functions", ())), tuple(d.get("lines", ())), int(d.get("samples", 0)))
+
+
+def refine(state: OptimizerState, runtime: Any) -> dict:
+    """Build the next round's prompt from measured feedback on the best code so far."""
+    ctx = _ctx(runtime)
+    task, s, strategy = ctx.task, ctx.settings, ctx.strategy
+    best_code, best, baseline = state["best_code"], state.get("best") or {}, state.get("baseline")
+    if strategy.feedback == "none":
+        return {"conversation": initial_conversation(task, strategy, s.goal), "suggested": []}
+    if strategy.feedback == "paper":
+        last = state["candidates"][-1] if state.get("candidates") else None
+        code, line = _paper_feedback(last)
+        conv = refine_conversation(task, code or best_code, strategy, s.goal, feedback=line)
+        return {"conversation": conv, "suggested": []}
+    profile = _profile(best.get("profile"))
+    remedies = find_remedies(best_code, profile.lines) if profile else []
+    mem_ratio = _ratio(best.get("peak_memory_bytes"), (baseline or {}).get("peak_memory_bytes"))
+    conv = refine_conversation(
+        task,
+        best_code,
+        strategy,
+        s.goal,
+        best_is_original=state.get("best_round", 0) == 0,
+        cpu_ratio=_ratio(_median(best), _median(baseline)),
+        memory_ratio=mem_ratio,
+        profile_text=profile.text() if profile else "",
+        remedies=[render_remedy(r, best_code) for r in remedies],
+        failures=state.get("failures", []),
+        history=state.get("history", [])[-MAX_HISTORY_SHOWN:],
+    )
+    return {"conversation": conv, "suggested": [r.rule for r in remedies]}
+
+
+def finish(state: OptimizerState, runtime: Any) -> dict:
+    """Original vs best in one interleaved comparison; never return something worse than the original."""
+    ctx = _ctx(runtime)
+    task, s = ctx.task, ctx.settings
+    best_code = state["best_code"]
+    update: dict[str, Any] = {"final": None}
+    if task.code and best_code and best_code != task.code:
+        cmp = ctx.sandbox.compare(task, task.code, best_code, repeats=s.repeats, min_gain=s.min_gain)
+        final = cmp.to_dict()
+        update["final"] = final
+        worse = (
+            not cmp.b.ok
+            or (s.goal == "time" and not (cmp.speedup >= 1.0))
+            or (s.goal == "memory" and (cmp.memory_ratio or 1.0) > 1.0)
+            or (s.goal == "both" and not (score(final, "both") >= 1.0))
+        )
+        if worse:  # the gains did not hold up against the original: keep the original
+            update.update(best_code=task.code, best=state.get("baseline"), best_round=0, best_speedup=1.0)
+    ctx.emit("finished", stop_reason=state.get("stop_reason", ""), rounds=state.get("round", 0))
+    return update

@@ -1,0 +1,103 @@
+"""The loop's typed state (checkpointed: plain JSON-like data only) and its per-run context (not).
+
+The state holds what a resumed run needs: the round, the best code and its measurement, the history,
+the next prompt. The context holds the live objects and settings of one process: the task, the
+strategy, the backend, the sandbox, the trajectory writer, the event callback. It travels as
+langgraph's runtime context (``context_schema``), never in the checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypedDict
+
+from afterburner.agent.strategies import Strategy
+from afterburner.task import Task
+
+__all__ = ["Candidate", "OptimizerState", "RunContext", "Settings"]
+
+
+class Candidate(TypedDict, total=False):
+    """One completion of a round and what became of it."""
+
+    index: int
+    completion: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    extraction: dict  # {"ok", "reason", "source"}
+    code: str  # the merged module ("" when extraction failed)
+    status: str  # Status value ("format_error" when nothing could be extracted)
+    failure: str  # first failing case / error, short
+    check: dict | None
+    comparison: dict | None  # against the best of that time (a = best, b = this candidate)
+    acceptable: bool  # correct and passes the strategy's acceptance rule
+    accepted: bool  # became the new best
+
+
+class OptimizerState(TypedDict, total=False):
+    round: int  # rounds generated so far
+    conversation: list[dict]  # the prompt of the next round
+    suggested: list[str]  # remedy rule ids named in that prompt
+    candidates: list[Candidate]  # the current round's
+    baseline: dict | None  # Measurement.to_dict() of the original (with profile)
+    best_code: str
+    best: dict | None  # Measurement.to_dict() of the best (with profile)
+    best_round: int  # 0: the original
+    best_speedup: float  # running estimate: baseline CPU median / best CPU median (separate runs)
+    rounds_best_code: list[str]
+    history: list[dict]
+    failures: list[dict]  # last round's: {"status", "detail"}
+    no_improve: int
+    tokens_used: int
+    llm_calls: int
+    elapsed_s: float  # time spent in the loop's nodes, summed over sessions (a resumed run keeps it)
+    stop_reason: str
+    final: dict | None  # Comparison.to_dict(): original vs best, one interleaved run
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Per-run settings (recorded in the trajectory's run record)."""
+
+    goal: str = "time"
+    rounds: int = 4
+    candidates: int = 4
+    patience: int | None = 2
+    target_speedup: float | None = None
+    time_budget_s: float | None = None
+    token_budget: int | None = None
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+    seed: int | None = None
+    min_gain: float = 0.05
+    repeats: int | None = None  # measurement repeats (None: the sandbox's default)
+    parallel: int | None = None  # candidates evaluated at once (None: min(k, workers))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RunContext:
+    """Live objects for one process running (or resuming) a run. Not checkpointed."""
+
+    task: Task
+    strategy: Strategy
+    settings: Settings
+    backend: Any  # afterburner.llm.Backend
+    sandbox: Any  # afterburner.sandbox.Sandbox
+    trajectory: Any = None  # TrajectoryWriter | None
+    on_event: Callable[[str, dict], None] | None = None
+    run_id: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def emit(self, event: str, **payload: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(event, {"event": event, "run_id": self.run_id, **payload})
+
+    def record(self, type_: str, **fields: Any) -> None:
+        if self.trajectory is not None:
+            self.trajectory.write(type_, run_id=self.run_id, **fields)

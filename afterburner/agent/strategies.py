@@ -1,0 +1,144 @@
+"""Strategies: how many candidates per round, which prompts, which feedback, which acceptance rule.
+
+- ``default`` (ours): k candidates per round, feedback with the profile's hot lines, a remedy for the
+  slow pattern on them, the last round's failures and a short history; a candidate is accepted only when
+  its gain is statistically significant (`Comparison.improved`); stops after `patience` rounds without one.
+- ``afterburner`` (the paper, faithfully): one candidate per round in the ``<thinking>``/``<solution>``
+  format, the one-line feedback ``Passed / Time / Memory / Integral``, greedy update (correct and faster
+  by the median: no significance test), a fixed number of rounds, no patience.
+- ``baseline``: no feedback: every LLM call in a single round (best of N samples).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from afterburner.errors import ConfigError
+
+__all__ = ["STRATEGIES", "Strategy", "accept_greedy", "accept_significant", "get_strategy", "score"]
+
+
+def _memory_ratio(c: dict) -> float | None:
+    r = c.get("memory_ratio")
+    return r if isinstance(r, int | float) and math.isfinite(r) else None
+
+
+def _integral_ratio(c: dict) -> float | None:
+    a, b = (c.get("a") or {}).get("integral"), (c.get("b") or {}).get("integral")
+    if a and b is not None and a > 0:
+        return b / a
+    return None
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def accept_significant(c: dict, goal: str) -> bool:
+    """Ours: the gain must be significant (interval above 1 + min_gain) and the other cost not worse."""
+    mem = _memory_ratio(c)
+    lo, hi = (c.get("speedup_ci") or [math.nan, math.nan])[:2]
+    if goal == "time":
+        return bool(c.get("improved"))
+    if goal == "memory":  # peak memory is near-deterministic; time must not be clearly worse
+        return mem is not None and mem < 1 - c.get("min_gain", 0.05) and _finite(hi) and hi >= 0.9
+    return (bool(c.get("improved")) and (mem is None or mem <= 1.05)) or (
+        mem is not None and mem < 1 - c.get("min_gain", 0.05) and _finite(lo) and lo >= 1.0
+    )
+
+
+def accept_greedy(c: dict, goal: str) -> bool:
+    """The paper's: correct and better by the median (time), by peak memory, or by the integral."""
+    speedup = c.get("speedup")
+    if goal == "time":
+        return _finite(speedup) and speedup > 1.0
+    if goal == "memory":
+        mem = _memory_ratio(c)
+        return mem is not None and mem < 1.0
+    integral = _integral_ratio(c)
+    if integral is not None:
+        return integral < 1.0
+    mem = _memory_ratio(c)
+    return _finite(speedup) and speedup / (mem or 1.0) > 1.0
+
+
+def score(c: dict, goal: str) -> float:
+    """How much better a candidate is than the best it was compared with (higher is better)."""
+    speedup = c.get("speedup") if _finite(c.get("speedup")) else 0.0
+    mem = _memory_ratio(c) or 1.0
+    if goal == "time":
+        return speedup
+    if goal == "memory":
+        return 1.0 / mem if mem > 0 else math.inf
+    return speedup / mem if mem > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A named way to run the loop: prompts, candidates per round, acceptance, feedback, stop rules."""
+
+    name: str
+    system_template: str
+    initial_template: str
+    refine_template: str
+    candidates: int  # k per round
+    rounds: int  # default max rounds
+    accept: Callable[[dict, str], bool]
+    feedback: str  # "profile" (ours), "paper" (one line), "none"
+    use_patience: bool = True
+    single_round: bool = False  # all calls in one round (rounds x candidates samples)
+    stop: tuple[str, ...] = ("\n```\n",)
+    description: str = ""
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "default": Strategy(
+        name="default",
+        system_template="system",
+        initial_template="optimize",
+        refine_template="refine",
+        candidates=4,
+        rounds=4,
+        accept=accept_significant,
+        feedback="profile",
+        description="k candidates per round, profile + remedy feedback, significant gains only, patience",
+    ),
+    "afterburner": Strategy(
+        name="afterburner",
+        system_template="afterburner_system",
+        initial_template="afterburner_optimize",
+        refine_template="afterburner_refine",
+        candidates=1,
+        rounds=4,
+        accept=accept_greedy,
+        feedback="paper",
+        use_patience=False,
+        stop=("</solution>",),
+        description="the paper's loop: one candidate, Passed/Time/Memory/Integral feedback, greedy update",
+    ),
+    "baseline": Strategy(
+        name="baseline",
+        system_template="system",
+        initial_template="optimize",
+        refine_template="refine",
+        candidates=4,
+        rounds=4,
+        accept=accept_significant,
+        feedback="none",
+        use_patience=False,
+        single_round=True,
+        description="no feedback: best of rounds x candidates samples in one round",
+    ),
+}
+
+
+def get_strategy(strategy: str | Strategy) -> Strategy:
+    if isinstance(strategy, Strategy):
+        return strategy
+    try:
+        return STRATEGIES[strategy]
+    except KeyError:
+        raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}") from None

@@ -1,0 +1,204 @@
+"""Prompt rendering: every prompt is a Jinja2 template in ``prompts/`` (StrictUndefined), none in code.
+
+The templates ship inside the wheel as ``afterburner/prompts/`` (hatch force-include); in an editable
+install they are read from the repository's ``prompts/``. This module also builds the conversations the
+optimizer sends: the target function (and the code it uses) cut out of its module, so a small model
+rewrites that function alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from afterburner.errors import ConfigError
+from afterburner.task import Task, parse_entry_point
+
+__all__ = [
+    "initial_conversation",
+    "prompts_dir",
+    "refine_conversation",
+    "render",
+    "render_remedy",
+    "target_source",
+]
+
+GOALS = ("time", "memory", "both")
+
+
+def prompts_dir() -> Path:
+    """The directory holding the ``*.j2`` templates (installed package first, then the repository)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "prompts", here.parent / "prompts"):
+        if candidate.is_dir() and any(candidate.glob("*.j2")):
+            return candidate
+    raise ConfigError(f"prompt templates not found next to {here} (expected a prompts/ directory)")
+
+
+@functools.lru_cache(maxsize=1)
+def _env() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(prompts_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+def render(name: str, **variables: Any) -> str:
+    """Render ``prompts/NAME.j2``; a variable the template needs but did not get is an error."""
+    import jinja2
+
+    try:
+        template = _env().get_template(f"{name}.j2")
+    except jinja2.TemplateNotFound:
+        raise ConfigError(f"no prompt template {name!r} in {prompts_dir()}") from None
+    return template.render(**variables).strip() + "\n"
+
+
+def render_remedy(remedy: Any, code: str) -> str:
+    """The advice for one `Remedy` found in `code`, naming the hot line by its text."""
+    lines = code.splitlines()
+    at = lines[remedy.line - 1].strip() if 0 < remedy.line <= len(lines) else f"line {remedy.line}"
+    return render(
+        "remedy",
+        rule=remedy.rule,
+        line=remedy.line,
+        end_line=remedy.end_line,
+        at=at,
+        names=remedy.names,
+        share=f"{100 * remedy.share:.0f}%",
+    ).strip()
+
+
+# ---- the target function and what it uses -------------------------------------------------------------
+
+
+def _top_level_names(tree: ast.Module) -> dict[str, ast.stmt]:
+    out: dict[str, ast.stmt] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            out[node.name] = node
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    out[t.id] = node
+    return out
+
+
+def _segment(code: str, node: ast.stmt) -> str:
+    lines = code.splitlines()
+    start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    return "\n".join(lines[start - 1 : node.end_lineno])
+
+
+def target_source(code: str, entry_point: str) -> tuple[str, str]:
+    """(source of the target, source of what it uses): the function, or the class for a method target.
+
+    The context holds the module's imports and the top-level functions, classes and constants the target
+    refers to (transitively). When the code does not parse, the whole code is the target.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code, ""
+    name = parse_entry_point(entry_point)[0]
+    defs = _top_level_names(tree)
+    target = defs.get(name)
+    if target is None:
+        return code, ""
+    used: list[str] = []
+    todo = [target]
+    while todo:
+        node = todo.pop()
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and n.id in defs and n.id != name and n.id not in used:
+                used.append(n.id)
+                todo.append(defs[n.id])
+    imports = [_segment(code, n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    seen: set[int] = set()
+    parts = []
+    for n in tree.body:  # keep module order
+        if any(defs.get(u) is n for u in used) and id(n) not in seen:
+            seen.add(id(n))
+            parts.append(_segment(code, n))
+    context = "\n".join(imports)
+    if parts:
+        context = (context + "\n\n" if context else "") + "\n\n".join(parts)
+    return _segment(code, target), context
+
+
+def _what(entry_point: str) -> str:
+    cls, _, method = parse_entry_point(entry_point)
+    return f"the whole class `{cls}`, with `{method}`" if method else "the function alone"
+
+
+def _common(task: Task, code: str, goal: str) -> dict[str, Any]:
+    if goal not in GOALS:
+        raise ConfigError(f"goal {goal!r} is not one of {', '.join(GOALS)}")
+    function_source, context_source = target_source(code, task.entry_point) if code else ("", "")
+    return {
+        "description": task.description,
+        "function_source": function_source,
+        "context_source": context_source,
+        "function_name": task.function_name,
+        "what": _what(task.entry_point),
+        "goal": goal,
+    }
+
+
+def initial_conversation(task: Task, strategy: Any = "default", goal: str = "time") -> list[dict]:
+    """The first round's conversation (system + user) for `strategy` (a name or a `Strategy`)."""
+    from afterburner.agent.strategies import get_strategy
+
+    s = get_strategy(strategy)
+    return [
+        {"role": "system", "content": render(s.system_template)},
+        {"role": "user", "content": render(s.initial_template, **_common(task, task.code, goal))},
+    ]
+
+
+def refine_conversation(
+    task: Task,
+    best_code: str,
+    strategy: Any = "default",
+    goal: str = "time",
+    *,
+    best_is_original: bool = False,
+    cpu_ratio: float | None = None,
+    memory_ratio: float | None = None,
+    profile_text: str = "",
+    remedies: Sequence[str] = (),
+    failures: Sequence[dict] = (),
+    history: Sequence[dict] = (),
+    feedback: str = "",
+) -> list[dict]:
+    """A later round's conversation: the best code so far with the measured feedback on it.
+
+    `failures`: dicts with ``status`` and ``detail``; `history`: dicts with ``round``, ``passed``,
+    ``total``, ``suggested`` (remedy rule ids), ``accepted``, ``speedup`` (vs the best of that time).
+    `feedback` is the one-line feedback of the paper's format (used by the ``afterburner`` strategy).
+    """
+    from afterburner.agent.strategies import get_strategy
+
+    s = get_strategy(strategy)
+    variables = _common(task, best_code, goal)
+    variables.update(
+        best_is_original=best_is_original,
+        cpu_ratio=cpu_ratio,
+        memory_ratio=memory_ratio,
+        profile_text=profile_text,
+        remedies=list(remedies),
+        failures=list(failures),
+        history=[{"suggested": [], "speedup": None, **h} for h in history],
+        feedback=feedback,
+    )
+    return [
+        {"role": "system", "content": render(s.system_template)},
+        {"role": "user", "content": render(s.refine_template, **variables)},
+    ]
