@@ -104,7 +104,7 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
     candidates = [
         Candidate(
             index=i,
-            completion=c.text,
+            completion=c.text + ((c.extra or {}).get("stopped_by") or ""),  # what the model wrote
             prompt_tokens=c.prompt_tokens,
             completion_tokens=c.completion_tokens,
             finish_reason=c.finish_reason,

@@ -1,0 +1,165 @@
+"""The loop with a stand-in sandbox (tests/unit/fakes.py) and the scripted backend: selection, stop
+rules, feedback, strategies, events, interruption and resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from afterburner.agent.optimizer import Optimizer
+from afterburner.errors import TaskError
+from afterburner.task import Task
+from afterburner.trajectory import read_trajectory
+from tests.unit.fakes import FakeSandbox
+
+ORIGINAL = """\
+def dedupe(xs):
+    seen = []
+    out = []
+    for x in xs:
+        if x not in seen:
+            seen.append(x)
+            out.append(x)
+    return out
+"""
+
+
+def fn(marker: str, body: str = "return list(dict.fromkeys(xs))") -> str:
+    return f"```python\ndef dedupe(xs):\n    {marker}\n    {body}\n```\n"
+
+
+FAST = fn("# speed: 4")
+FASTER = fn("# speed: 10")
+SLOWER = fn("# speed: 0.5")
+WRONG = fn("# wrong", "return xs")
+NOISE = fn("# speed: 1.01")
+
+
+@pytest.fixture
+def task():
+    return Task(name="dedupe", entry_point="dedupe", code=ORIGINAL, check_source="def check(c): pass\n")
+
+
+def run(task, tmp_path, replies, **kw):
+    events = kw.pop("events", None)
+    on_event = (lambda name, data: events.append((name, data))) if events is not None else None
+    opt = Optimizer(backend="scripted", replies=replies, sandbox=FakeSandbox(), out_dir=tmp_path, **kw)
+    return opt, opt.run(task, on_event=on_event)
+
+
+def test_faster_correct_candidate_wins_and_wrong_or_slower_ones_are_rejected(task, tmp_path):
+    opt, res = run(task, tmp_path, [WRONG, SLOWER, FAST, NOISE] + [SLOWER] * 8, candidates=4, rounds=4)
+    assert res.status == "improved" and res.improved
+    assert "# speed: 4" in res.best_code and "def dedupe" in res.best_code
+    assert res.speedup == pytest.approx(4.0, rel=0.01) and res.speedup_ci[0] > 1.05
+    assert res.stop_reason == "patience" and res.rounds == 3  # rounds 2 and 3 found nothing better
+    assert [("# speed: 4" in c) for c in res.rounds_best_code] == [True, True, True]
+    traj = read_trajectory(res.trajectory_path)
+    assert traj.broken_lines == 0 and traj.run["strategy"] == "default"
+    assert len(traj.steps) == 12
+    first = traj.steps[:4]
+    assert [s["status"] for s in first] == ["wrong_answer", "passed", "passed", "passed"]
+    assert [s["accepted"] for s in first] == [False, False, True, False]
+    assert first[0]["messages"][-1]["role"] == "user" and first[0]["completion"] == WRONG
+    assert traj.end["status"] == "improved" and traj.end["speedup"] == pytest.approx(4.0, rel=0.01)
+
+
+def test_nothing_better_returns_the_original_unchanged(task, tmp_path):
+    _, res = run(task, tmp_path, [SLOWER, WRONG, NOISE, "no code here"], candidates=2, rounds=2, patience=5)
+    assert res.status == "unchanged" and not res.improved
+    assert res.best_code == ORIGINAL and res.speedup == 1.0
+    assert res.stop_reason == "max_rounds" and res.rounds_best_code == [ORIGINAL, ORIGINAL]
+
+
+def test_refine_prompt_carries_measured_feedback(task, tmp_path):
+    opt, res = run(task, tmp_path, [WRONG, SLOWER, SLOWER, SLOWER], candidates=2, rounds=2, patience=5)
+    prompts = opt._get_backend().calls
+    assert len(prompts) == 2
+    first, second = prompts[0][-1]["content"], prompts[1][-1]["content"]
+    assert "def dedupe(xs)" in first and "```python" in first
+    assert "if x not in seen:" in second and "80%" in second  # the hot line and its measured share
+    assert (
+        "set(seen)" in second and "membership in the set" in second
+    )  # the remedy for membership in a list on that hot line
+    assert "wrong answer" in second and "expected: []" in second  # last round's failure
+    assert "round 1: 1/2 passed" in second  # history
+
+
+def test_afterburner_strategy_one_candidate_paper_feedback_greedy(task, tmp_path):
+    opt, res = run(task, tmp_path, [NOISE, WRONG, FAST], strategy="afterburner", rounds=3, patience=1)
+    assert res.rounds == 3 and res.stop_reason == "max_rounds"  # no patience
+    assert "# speed: 4" in res.best_code
+    assert "# speed: 1.01" in res.rounds_best_code[0]  # greedy: faster by the median is enough
+    prompts = opt._get_backend().calls
+    assert all(len(c) == 2 for c in prompts)
+    assert "<thinking>" in prompts[0][0]["content"]
+    assert "Passed: True, Time:" in prompts[1][-1]["content"] and "Integral:" in prompts[1][-1]["content"]
+    assert "Passed: False" in prompts[2][-1]["content"]
+
+
+def test_baseline_strategy_makes_all_calls_in_one_round(task, tmp_path):
+    opt, res = run(
+        task,
+        tmp_path,
+        [SLOWER, FAST, WRONG, FASTER, SLOWER, NOISE],
+        strategy="baseline",
+        rounds=3,
+        candidates=2,
+    )
+    assert res.rounds == 1 and res.llm_calls == 1 and "# speed: 10" in res.best_code
+    assert len(read_trajectory(res.trajectory_path).steps) == 6
+
+
+def test_target_speedup_and_token_budget_stop(task, tmp_path):
+    _, res = run(task, tmp_path / "a", [FASTER, SLOWER], candidates=2, rounds=4, target_speedup=5)
+    assert res.stop_reason == "target_speedup" and res.rounds == 1
+    _, res = run(task, tmp_path / "b", [SLOWER] * 8, candidates=2, rounds=4, patience=9, token_budget=1)
+    assert res.stop_reason == "token_budget" and res.rounds == 1 and res.tokens_used > 1
+
+
+def test_events_are_emitted_in_order(task, tmp_path):
+    events: list = []
+    run(task, tmp_path, [FAST, SLOWER, SLOWER, SLOWER], candidates=2, rounds=2, events=events)
+    names = [n for n, _ in events]
+    assert names[0] == "round_started" and names[-1] == "finished"
+    assert names.count("candidate_evaluated") == 4 and names.count("best_improved") == 1
+    assert names.count("round_started") == 2
+
+
+def test_original_failing_its_tests_is_a_clear_error(tmp_path):
+    bad = Task(
+        name="bad", entry_point="dedupe", code=ORIGINAL + "# wrong\n", check_source="def check(c): pass\n"
+    )
+    with pytest.raises(TaskError, match="original code fails its own tests"):
+        run(bad, tmp_path, [FAST])
+
+
+def test_interrupt_then_resume_continues_the_same_run(task, tmp_path):
+    def stop_in_round_2(name, data):
+        if name == "round_started" and data["round"] == 2:
+            raise KeyboardInterrupt
+
+    replies = [FAST, SLOWER, FASTER, SLOWER, SLOWER, SLOWER]
+    opt = Optimizer(
+        backend="scripted",
+        replies=replies,
+        sandbox=FakeSandbox(),
+        out_dir=tmp_path,
+        candidates=2,
+        rounds=3,
+        patience=5,
+    )
+    res = opt.run(task, on_event=stop_in_round_2)
+    assert res.status == "interrupted" and res.stop_reason == "interrupted"
+    assert res.rounds == 1 and "# speed: 4" in res.best_code  # the best so far is kept
+    run_id = res.run_id
+
+    replies2 = [FASTER, SLOWER, SLOWER, SLOWER]  # a fresh backend process: round 2 onwards
+    opt2 = Optimizer(backend="scripted", replies=replies2, sandbox=FakeSandbox(), out_dir=tmp_path)
+    res2 = opt2.run(resume=run_id)
+    assert res2.run_id == run_id and res2.rounds == 3 and res2.stop_reason == "max_rounds"
+    assert "# speed: 10" in res2.best_code and res2.speedup == pytest.approx(10, rel=0.01)
+    assert len(res2.rounds_best_code) == 3
+    traj = read_trajectory(res2.trajectory_path)
+    assert [r["type"] for r in traj.records].count("run") == 2
+    assert [s["round"] for s in traj.steps] == [1, 1, 2, 2, 3, 3]
+    assert [e["status"] for e in traj.of_type("end")] == ["interrupted", "improved"]
