@@ -1,0 +1,113 @@
+"""``afterburner train collect|sft|dpo|grpo|plot``: thin wrappers over the `training` package.
+
+afterburner train collect --tasks ../shared/data/MbppPlus.jsonl.gz --out runs/traj --limit 50 --jobs 2
+afterburner train sft  --config training/configs/gpu_sft.yaml  [--output-dir DIR] [key=value ...]
+afterburner train grpo --config training/configs/tiny_cpu.yaml max_steps=2 model=path/to/model
+afterburner train plot runs/grpo        # trainer_state.json -> reward_curve.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="fine-tune the policy: collect trajectories, SFT, DPO, GRPO")
+    sub = parser.add_subparsers(dest="train_command", metavar="STAGE")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+    c = sub.add_parser("collect", help="run the optimizer over tasks to produce trajectories (resumable)")
+    c.add_argument(
+        "--tasks", nargs="+", required=True, help="problem sets (.jsonl[.gz]), suite dirs, task files"
+    )
+    c.add_argument("--out", required=True, help="directory for one trajectory JSONL per task")
+    c.add_argument("--limit", type=int, default=None, help="at most N tasks per source")
+    c.add_argument("--exclude", nargs="*", default=[], help="task names to leave out (held-out tasks)")
+    c.add_argument("--jobs", type=int, default=1, help="tasks optimized in parallel (one shared model)")
+    c.add_argument("--backend", default="transformers")
+    c.add_argument("--model", default=None)
+    c.add_argument("--strategy", default="default")
+    c.add_argument("--rounds", type=int, default=None)
+    c.add_argument("--candidates", type=int, default=None)
+    c.add_argument("--no-validate", action="store_true", help="do not drop tasks whose own code fails")
+    c.set_defaults(func=_collect)
+
+    for stage, what in (
+        ("sft", "supervised fine-tuning on the best correct solution per task"),
+        ("dpo", "DPO on faster-correct vs slower-or-wrong pairs from trajectories"),
+        ("grpo", "GRPO/RLOO with sandbox rewards"),
+    ):
+        s = sub.add_parser(stage, help=what)
+        s.add_argument("--config", required=True, help="a YAML config (see training/configs/)")
+        s.add_argument("--output-dir", default=None, help="where the adapter/model is written")
+        s.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys")
+        s.set_defaults(func=_train, stage=stage)
+
+    p = sub.add_parser("plot", help="reward curve PNG from a run's trainer_state.json")
+    p.add_argument("run", help="a run directory or its trainer_state.json")
+    p.add_argument("--out", default=None, help="PNG path (default: RUN/reward_curve.png)")
+    p.set_defaults(func=_plot)
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from training.collect import collect
+
+    options = {k: v for k, v in (("rounds", args.rounds), ("candidates", args.candidates)) if v is not None}
+    report = collect(
+        args.tasks,
+        args.out,
+        limit=args.limit,
+        exclude=args.exclude,
+        jobs=args.jobs,
+        backend=args.backend,
+        model=args.model,
+        strategy=args.strategy,
+        validate=not args.no_validate,
+        progress=lambda name, what: print(f"{name}: {what}", file=sys.stderr),
+        **options,
+    )
+    for name, why in report.excluded:
+        print(f"excluded {name}: {why}", file=sys.stderr)
+    print(f"trajectories in {args.out}: {report.summary()}")
+    return 1 if report.failed and not report.done else 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.config import load_config, parse_overrides
+
+    cfg = load_config(args.config, parse_overrides(args.overrides))
+    if args.stage == "grpo":
+        from training.grpo import train_grpo as run
+    elif args.stage == "sft":
+        from training.sft import train_sft as run
+    else:
+        from training.dpo import train_dpo as run
+    out = run(cfg, output_dir=args.output_dir)
+    summary = json.loads((out / "train_summary.json").read_text())
+    for name, why in summary.get("excluded_tasks", []):
+        print(f"excluded {name}: {why}", file=sys.stderr)
+    if summary.get("broken_trajectory_lines"):
+        print(f"skipped {summary['broken_trajectory_lines']} broken trajectory line(s)", file=sys.stderr)
+    st = summary.get("step_time_s", {})
+    median = st.get("median")
+    print(
+        f"{args.stage}: {summary.get('steps')} steps, step time median "
+        f"{median:.2f} s (n={st.get('n')}), peak RSS {summary.get('peak_rss_mb')} MB"
+        if median is not None
+        else f"{args.stage}: {summary.get('steps')} steps"
+    )
+    print(f"written to {out} (use it as: afterburner optimize ... --model {out})")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from training.plot import plot_reward_curve
+
+    run = Path(args.run)
+    out = Path(args.out) if args.out else (run if run.is_dir() else run.parent) / "reward_curve.png"
+    print(plot_reward_curve(run, out))
+    return 0

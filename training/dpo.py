@@ -1,0 +1,58 @@
+"""Offline stage 1b: DPO on pairs from trajectories, a faster correct reply chosen over a slower or wrong
+one for the same prompt (trl's DPOTrainer; with LoRA the reference model is the adapter switched off).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from afterburner.errors import ConfigError
+from training.config import TrainConfig
+from training.data import dpo_rows, read_trajectories, to_dataset
+
+__all__ = ["dpo_dataset", "train_dpo"]
+
+
+def dpo_dataset(cfg: TrainConfig) -> tuple[Any, dict]:
+    """The DPO dataset (``prompt``, ``chosen``, ``rejected`` as messages) and a report."""
+    if not cfg.trajectories:
+        raise ConfigError("DPO needs trajectories: (run `afterburner train collect` first)")
+    data = read_trajectories(cfg.trajectories)
+    for name in cfg.exclude:
+        data.tasks.pop(name, None)
+    rows = dpo_rows(data)
+    if not rows:
+        raise ConfigError(
+            f"no DPO pairs in {data.files} trajectory file(s): they need, for one prompt, a correct faster "
+            "reply and a wrong or slower one"
+        )
+    report = {
+        "pairs": len(rows),
+        "broken_trajectory_lines": data.broken_lines,
+        "trajectory_files": data.files,
+    }
+    return to_dataset(rows, ["prompt", "chosen", "rejected"]), report
+
+
+def train_dpo(cfg: TrainConfig, output_dir: str | None = None) -> Path:
+    """Run DPO as configured; returns the output directory (a LoRA adapter by default)."""
+    from trl import DPOConfig, DPOTrainer
+
+    from training.common import finish, load_policy, step_callback, trl_kwargs
+
+    out = output_dir or cfg.output_dir
+    dataset, report = dpo_dataset(cfg)
+    model, tokenizer, peft_config = load_policy(cfg)
+    args = DPOConfig(**trl_kwargs(cfg, DPOConfig, out, beta=cfg.dpo_beta, max_length=cfg.max_length))
+    stats = step_callback()
+    trainer = DPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[stats],
+    )
+    trainer.train()
+    return finish(trainer, tokenizer, cfg, out, stats, {"kind": "dpo", **report})

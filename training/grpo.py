@@ -1,0 +1,112 @@
+"""Online RL (stage 2): GRPO (or RLOO) with trl, rewards from running the policy's code in the sandbox.
+
+The prompts are the optimizer's own first-round conversations, so the trained policy fits the loop.
+``advantage`` picks how a group's rewards become advantages (see docs/training.md):
+
+- ``no_std`` (default): GRPOTrainer with ``scale_rewards="none"``: reward minus the group mean, not
+  divided by the group's std, so tiny timing differences inside a group are not blown up to +-1;
+- ``group_std``: GRPOTrainer's default, divided by the group's std (the original GRPO);
+- ``rloo``: trl's RLOOTrainer (leave-one-out baseline, advantages not normalised).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from afterburner.errors import ConfigError
+from afterburner.task import Task
+from training.config import TrainConfig
+from training.data import grpo_rows, load_tasks, read_trajectories, to_dataset, validate_tasks
+from training.rewards import get_sandbox, make_reward
+
+__all__ = ["collect_tasks", "grpo_dataset", "train_grpo"]
+
+log = logging.getLogger(__name__)
+
+
+def collect_tasks(cfg: TrainConfig, sandbox: Any = None) -> tuple[list[Task], dict]:
+    """The training tasks of `cfg` (problem sets, suites, trajectories), validated; and a report."""
+    tasks = load_tasks(cfg.tasks, cfg.limit, cfg.exclude)
+    report: dict[str, Any] = {"broken_trajectory_lines": 0, "excluded_tasks": []}
+    if cfg.trajectories:
+        data = read_trajectories(cfg.trajectories)
+        report["broken_trajectory_lines"] = data.broken_lines
+        report["skipped_trajectory_files"] = data.skipped_files
+        have = {t.name for t in tasks}
+        tasks += [t for name, t in data.tasks.items() if name not in have and name not in set(cfg.exclude)]
+    if cfg.validate_tasks and tasks:
+        sb = sandbox if sandbox is not None else get_sandbox(cfg.reward_workers, cfg.sandbox)
+        tasks, excluded = validate_tasks(tasks, sb)
+        report["excluded_tasks"] = excluded
+        for name, why in excluded:
+            log.warning("task %s excluded: %s", name, why)
+    if not tasks:
+        raise ConfigError(
+            "no usable training tasks: give tasks: (problem sets, suite dirs, task files) or trajectories:"
+        )
+    report["tasks"] = len(tasks)
+    return tasks, report
+
+
+def grpo_dataset(cfg: TrainConfig, sandbox: Any = None) -> tuple[Any, dict]:
+    """The GRPO prompt dataset (``prompt``, ``task``, ``task_name``) and the data report."""
+    tasks, report = collect_tasks(cfg, sandbox)
+    return to_dataset(grpo_rows(tasks, cfg.strategy, cfg.goal)), report
+
+
+def train_grpo(
+    cfg: TrainConfig, output_dir: str | None = None, *, sandbox_factory: Callable[[], Any] | None = None
+) -> Path:
+    """Run GRPO (or RLOO) as configured; returns the output directory (a LoRA adapter by default).
+
+    `sandbox_factory`: a picklable zero-argument callable returning the sandbox to use (default: one
+    `afterburner.sandbox.Sandbox` per process with ``cfg.sandbox`` settings).
+    """
+    from training.common import finish, load_policy, step_callback, trl_kwargs
+
+    out = output_dir or cfg.output_dir
+    dataset, report = grpo_dataset(cfg, sandbox_factory() if sandbox_factory else None)
+    reward = make_reward(
+        cfg.reward,
+        repeats=cfg.reward_repeats,
+        min_gain=cfg.reward_min_gain,
+        workers=cfg.reward_workers,
+        sandbox=cfg.sandbox,
+        metric="memory" if cfg.goal == "memory" else "time",
+        sandbox_factory=sandbox_factory,
+    )
+    model, tokenizer, peft_config = load_policy(cfg)
+    specific = {
+        "num_generations": cfg.num_generations,
+        "max_completion_length": cfg.max_completion_length,
+        "temperature": cfg.temperature,
+        "beta": cfg.beta,
+        "use_vllm": cfg.use_vllm,
+        "vllm_mode": cfg.vllm_mode,
+    }
+    if cfg.advantage == "rloo":
+        from trl import RLOOConfig, RLOOTrainer
+
+        args = RLOOConfig(**trl_kwargs(cfg, RLOOConfig, out, normalize_advantages=False, **specific))
+        trainer_cls: Any = RLOOTrainer
+    else:
+        from trl import GRPOConfig, GRPOTrainer
+
+        scale = "none" if cfg.advantage == "no_std" else "group"
+        args = GRPOConfig(**trl_kwargs(cfg, GRPOConfig, out, scale_rewards=scale, **specific))
+        trainer_cls = GRPOTrainer
+    stats = step_callback()
+    trainer = trainer_cls(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[stats],
+    )
+    trainer.train()
+    return finish(trainer, tokenizer, cfg, out, stats, {"kind": "grpo", "advantage": cfg.advantage, **report})

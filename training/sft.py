@@ -1,0 +1,62 @@
+"""Offline stage 1: supervised fine-tuning on the best correct solution per task (trl's SFTTrainer).
+
+Examples come from trajectories (the best accepted reply per task, with the prompt it answered) and
+from problem sets (the reference solution, asked for from the description): correctness first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from afterburner.errors import ConfigError
+from training.config import TrainConfig
+from training.data import load_tasks, read_trajectories, sft_rows, to_dataset, validate_tasks
+from training.rewards import get_sandbox
+
+__all__ = ["sft_dataset", "train_sft"]
+
+
+def sft_dataset(cfg: TrainConfig, sandbox: Any = None) -> tuple[Any, dict]:
+    """The SFT dataset (``prompt``, ``completion`` as messages) and a report of what went in."""
+    report: dict[str, Any] = {"broken_trajectory_lines": 0, "excluded_tasks": []}
+    data = None
+    if cfg.trajectories:
+        data = read_trajectories(cfg.trajectories)
+        for name in cfg.exclude:
+            data.tasks.pop(name, None)
+        report["broken_trajectory_lines"] = data.broken_lines
+    tasks = load_tasks(cfg.tasks, cfg.limit, cfg.exclude) if cfg.tasks else []
+    if tasks and cfg.validate_tasks:
+        sb = sandbox if sandbox is not None else get_sandbox(cfg.reward_workers, cfg.sandbox)
+        tasks, report["excluded_tasks"] = validate_tasks(tasks, sb)
+    rows = sft_rows(data, tasks, cfg.strategy, cfg.goal)
+    if not rows:
+        raise ConfigError(
+            "no SFT examples: give trajectories: with accepted correct replies, or tasks: with references"
+        )
+    report["examples"] = len(rows)
+    return to_dataset(rows, ["prompt", "completion"]), report
+
+
+def train_sft(cfg: TrainConfig, output_dir: str | None = None) -> Path:
+    """Run SFT as configured; returns the output directory (a LoRA adapter by default)."""
+    from trl import SFTConfig, SFTTrainer
+
+    from training.common import finish, load_policy, step_callback, trl_kwargs
+
+    out = output_dir or cfg.output_dir
+    dataset, report = sft_dataset(cfg)
+    model, tokenizer, peft_config = load_policy(cfg)
+    args = SFTConfig(**trl_kwargs(cfg, SFTConfig, out, max_length=cfg.max_length))
+    stats = step_callback()
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[stats],
+    )
+    trainer.train()
+    return finish(trainer, tokenizer, cfg, out, stats, {"kind": "sft", **report})
