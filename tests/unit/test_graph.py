@@ -47,7 +47,7 @@ def run(task, tmp_path, replies, **kw):
 
 
 def test_faster_correct_candidate_wins_and_wrong_or_slower_ones_are_rejected(task, tmp_path):
-    opt, res = run(task, tmp_path, [WRONG, SLOWER, FAST, NOISE] + [SLOWER] * 8, candidates=4, rounds=4)
+    _opt, res = run(task, tmp_path, [WRONG, SLOWER, FAST, NOISE] + [SLOWER] * 8, candidates=4, rounds=4)
     assert res.status == "improved" and res.improved
     assert "# speed: 4" in res.best_code and "def dedupe" in res.best_code
     assert res.speedup == pytest.approx(4.0, rel=0.01) and res.speedup_ci[0] > 1.05
@@ -71,7 +71,7 @@ def test_nothing_better_returns_the_original_unchanged(task, tmp_path):
 
 
 def test_refine_prompt_carries_measured_feedback(task, tmp_path):
-    opt, res = run(task, tmp_path, [WRONG, SLOWER, SLOWER, SLOWER], candidates=2, rounds=2, patience=5)
+    opt, _res = run(task, tmp_path, [WRONG, SLOWER, SLOWER, SLOWER], candidates=2, rounds=2, patience=5)
     prompts = opt._get_backend().calls
     assert len(prompts) == 2
     first, second = prompts[0][-1]["content"], prompts[1][-1]["content"]
@@ -97,7 +97,7 @@ def test_afterburner_strategy_one_candidate_paper_feedback_greedy(task, tmp_path
 
 
 def test_baseline_strategy_makes_all_calls_in_one_round(task, tmp_path):
-    opt, res = run(
+    _opt, res = run(
         task,
         tmp_path,
         [SLOWER, FAST, WRONG, FASTER, SLOWER, NOISE],
