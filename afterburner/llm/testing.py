@@ -72,6 +72,7 @@ def make_tiny_model(path: str | Path, *, vocab_size: int = 512, seed: int = 0) -
         num_key_value_heads=2,
         max_position_embeddings=2048,
         tie_word_embeddings=True,
+        initializer_range=0.2,  # larger than the default so greedy output is not one repeated token
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
@@ -92,7 +93,9 @@ def make_tiny_adapter(base_dir: str | Path, path: str | Path, *, seed: int = 0) 
     from transformers import AutoModelForCausalLM
 
     base = AutoModelForCausalLM.from_pretrained(str(base_dir))
-    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    model = get_peft_model(
+        base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    )
     torch.manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
