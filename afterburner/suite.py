@@ -46,6 +46,10 @@ class Suite:
     tasks: tuple[Task, ...] = ()
     broken: tuple[BrokenTask, ...] = ()
     metadata: dict = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)  # task name -> its file (or file:line)
+
+    def origin(self, task: Task) -> str:
+        return self.origins.get(task.name) or task.source_path or task.name
 
     def limited(self, limit: int | None) -> Suite:
         return self if limit is None else replace(self, tasks=self.tasks[:limit])
@@ -88,14 +92,16 @@ def _load_folder(p: Path, limit: int | None) -> Suite:
 def _load_files(name: str, p: Path, files: list[Path], limit: int | None) -> Suite:
     tasks: list[Task] = []
     broken: list[BrokenTask] = []
+    origins: dict[str, str] = {}
     for f in files:
         if limit is not None and len(tasks) >= limit:
             break
         try:
             tasks.append(load_task_file(f))
+            origins.setdefault(tasks[-1].name, str(f))
         except AfterburnerError as e:
             broken.append(BrokenTask(str(f), _strip_where(str(e), str(f))))
-    return Suite(name, str(p), tuple(_dedupe(tasks, broken)), tuple(broken))
+    return Suite(name, str(p), tuple(_dedupe(tasks, broken)), tuple(broken), origins=origins)
 
 
 def _load_jsonl(p: Path, limit: int | None, with_solution: bool) -> Suite:
@@ -177,7 +183,7 @@ def validate_suite(suite: Suite, sandbox: Any) -> Suite:
     broken = list(suite.broken)
     for task in suite.tasks:
         code = task.code or task.reference
-        where = task.source_path or task.name
+        where = suite.origin(task)
         if not task.has_tests:
             broken.append(BrokenTask(where, f"task {task.name!r} has no tests"))
             continue

@@ -1,0 +1,412 @@
+"""Run the optimizer over a suite for several strategies and models, interleaved per task, resumably.
+
+For each task, every (strategy, model) runs one after the other (task 1: A, B; task 2: A, B; ...), so a
+comparison shares the machine's conditions. `workers` tasks run at the same time in threads; the code
+under test always runs in the sandbox's own worker processes, each pinned to its own core. Timing runs
+(`Sandbox.measure` / `Sandbox.compare`, the optimizer's and the benchmark's) are serialized by one lock,
+so two measurements never overlap; with a local model (transformers, vllm) generation takes the same lock,
+as it uses every core. Checks (correctness only) run concurrently.
+
+Records go to ``OUT/results.jsonl`` as they finish (one line per (task, strategy, model), flushed), so a
+crash loses nothing and ``resume=True`` skips what is done; at the end ``results.json``, ``summary.md``
+and the plots are written from all the records.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from afterburner.bench.evaluate import CodeCache, TaskRecord, evaluate_code
+from afterburner.bench.replay import is_replay, replay_backend
+from afterburner.errors import AfterburnerError, ConfigError
+from afterburner.metrics import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, Aggregate, Point, aggregate, round_curve
+from afterburner.suite import BrokenTask, Suite, load_suite, validate_suite
+from afterburner.task import Task
+
+__all__ = ["BenchReport", "BenchSettings", "run_bench"]
+
+LOCAL_BACKENDS = ("transformers", "vllm")
+# settings that change the results: a resumed run must use the same ones
+_RESUME_KEYS = ("backend", "rounds", "candidates", "repeats", "min_gain", "with_solution")
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What to run. `models` entries are model ids for the backend (None: its default)."""
+
+    strategies: tuple[str, ...] = ("default",)
+    models: tuple[str | None, ...] = (None,)
+    backend: str = "transformers"
+    rounds: int | None = None  # None: the strategy's default
+    candidates: int | None = None
+    repeats: int | None = None  # timing repeats of the benchmark's own comparisons (None: the sandbox's)
+    min_gain: float = 0.05
+    workers: int = 1
+    threshold: float = DEFAULT_THRESHOLD  # the significant-speedup bar
+    tolerance: float = DEFAULT_TOLERANCE  # "at least as good as a solution"
+    curves: bool = True  # evaluate the best code after every round (the per-round curves)
+    with_solution: bool = False  # problem sets: start from the reference instead of the description
+
+    def __post_init__(self) -> None:
+        if not self.strategies:
+            raise ConfigError("give at least one --strategy")
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be at least 1 (got {self.workers})")
+        for name, v in (("rounds", self.rounds), ("candidates", self.candidates), ("repeats", self.repeats)):
+            if v is not None and v < 1:
+                raise ConfigError(f"--{name} must be at least 1 (got {v})")
+
+    def combos(self) -> list[tuple[str, str]]:
+        return [(s, model_label(m)) for m in self.models for s in self.strategies]
+
+
+def model_label(model: str | None) -> str:
+    return model or "default"
+
+
+def group_label(strategy: str, model: str, models: Sequence[str]) -> str:
+    return strategy if len(set(models)) <= 1 else f"{strategy} / {model}"
+
+
+@dataclass
+class BenchReport:
+    """Everything a run produced (all records in the out dir, resumed ones included)."""
+
+    suite: Suite
+    out_dir: Path
+    settings: BenchSettings
+    records: list[TaskRecord]
+    broken: list[BrokenTask]
+    aggregates: dict[str, Aggregate] = field(default_factory=dict)
+    curves: dict[str, list[Aggregate]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    resumed: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "format": "afterburner.bench-results/1",
+            "suite": {
+                "name": self.suite.name,
+                "path": self.suite.path,
+                "tasks": [t.name for t in self.suite.tasks],
+            },
+            "settings": asdict(self.settings),
+            "broken": [{"where": b.where, "reason": b.reason} for b in self.broken],
+            "aggregates": {k: v.to_dict() for k, v in self.aggregates.items()},
+            "curves": {k: [a.to_dict() for a in v] for k, v in self.curves.items()},
+            "records": [r.to_dict() for r in self.records],
+            "files": self.files,
+            "resumed": self.resumed,
+        }
+
+
+class SerializedSandbox:
+    """The sandbox with its timing calls under one lock (checks stay concurrent)."""
+
+    def __init__(self, sandbox: Any, lock: threading.RLock) -> None:
+        self._sb, self._lock = sandbox, lock
+
+    def measure(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._sb.measure(*args, **kwargs)
+
+    def compare(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._sb.compare(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # check, check_many, config, ...
+        return getattr(self._sb, name)
+
+
+class SerializedBackend:
+    """A local model's backend whose generation takes the measurement lock (it uses every core)."""
+
+    def __init__(self, backend: Any, lock: threading.RLock) -> None:
+        self._backend, self._lock = backend, lock
+        self.name, self.model = backend.name, backend.model
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._backend.generate(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+def read_records(path: Path) -> list[TaskRecord]:
+    """The records of a results.jsonl; a torn last line (a crash mid-write) is ignored."""
+    out = []
+    if not path.is_file():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            out.append(TaskRecord.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name).strip("_")[:80] or "task"
+
+
+def _default_optimize(task: Task, **kwargs: Any) -> Any:
+    from afterburner.agent.optimizer import optimize
+
+    return optimize(task, **kwargs)
+
+
+@contextmanager
+def _open_sandbox(sandbox: Any, workers: int) -> Iterator[Any]:
+    if sandbox is not None:
+        yield sandbox
+        return
+    from afterburner.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(SandboxConfig()) as sb:
+        yield sb
+
+
+def _prepare_out(out_dir: Path, settings: BenchSettings, suite: Suite, resume: bool) -> list[TaskRecord]:
+    results = out_dir / "results.jsonl"
+    run_file = out_dir / "run.json"
+    if results.exists() and not resume:
+        raise ConfigError(
+            f"{str(out_dir)!r} already has results: pass --resume to continue it, or another --out"
+        )
+    done: list[TaskRecord] = []
+    if resume and results.exists():
+        if run_file.is_file():
+            before = json.loads(run_file.read_text(encoding="utf-8")).get("settings", {})
+            now = asdict(settings)
+            changed = [k for k in _RESUME_KEYS if k in before and before[k] != now[k]]
+            if changed:
+                raise ConfigError(
+                    f"cannot resume {str(out_dir)!r} with different {', '.join(changed)} "
+                    f"(was {', '.join(f'{k}={before[k]}' for k in changed)}); use another --out"
+                )
+        done = [r for r in read_records(results) if r.error is None]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = {
+        "suite": {"name": suite.name, "path": suite.path},
+        "settings": asdict(settings),
+        "started": time.time(),
+    }
+    run_file.write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
+    return done
+
+
+def run_bench(
+    suite: Suite | str | Path,
+    out_dir: str | Path,
+    settings: BenchSettings | None = None,
+    *,
+    resume: bool = False,
+    limit: int | None = None,
+    sandbox: Any = None,
+    optimize: Callable[..., Any] | None = None,
+    progress: bool = True,
+    plots: bool = True,
+) -> BenchReport:
+    """Run (or resume) a benchmark into `out_dir` and write results.json, summary.md and the plots.
+
+    `sandbox` and `optimize` default to a fresh `Sandbox` and `afterburner.optimize`; tests pass stand-ins.
+    """
+    settings = settings or BenchSettings()
+    if not isinstance(suite, Suite):
+        suite = load_suite(suite, limit=limit, with_solution=settings.with_solution)
+    elif limit is not None:
+        suite = suite.limited(limit)
+    out = Path(out_dir)
+    done = _prepare_out(out, settings, suite, resume)
+    optimize = optimize or _default_optimize
+    lock = threading.RLock()
+    write_lock = threading.Lock()
+    results_path = out / "results.jsonl"
+
+    with ExitStack() as stack:
+        sb = stack.enter_context(_open_sandbox(sandbox, settings.workers))
+        suite = validate_suite(suite, sb)
+        serialized = SerializedSandbox(sb, lock)
+        backends = _shared_backends(settings, lock)
+        finished = {r.key for r in done}
+        jobs = [(t, [c for c in settings.combos() if (t.name, *c) not in finished]) for t in suite.tasks]
+        jobs = [(t, combos) for t, combos in jobs if combos]
+        total = sum(len(c) for _, c in jobs)
+        new: list[TaskRecord] = []
+        bar = stack.enter_context(_progress(total, progress))
+
+        def run_task(task: Task, combos: list[tuple[str, str]]) -> None:
+            cache = CodeCache()
+            for strategy, model in combos:
+                rec = _run_one(task, strategy, model, settings, serialized, backends, optimize, cache, out)
+                with write_lock:
+                    with results_path.open("a", encoding="utf-8") as f:
+                        f.write(json.dumps(rec.to_dict(), default=str) + "\n")
+                    new.append(rec)
+                    bar(f"{task.name} [{strategy} / {model}] {rec.final.status or 'error'}")
+
+        if settings.workers == 1:
+            for task, combos in jobs:
+                run_task(task, combos)
+        else:
+            with ThreadPoolExecutor(max_workers=settings.workers) as pool:
+                for fut in [pool.submit(run_task, t, c) for t, c in jobs]:
+                    fut.result()
+
+    return finish_report(suite, out, settings, done + new, resumed=len(done), plots=plots)
+
+
+def _shared_backends(settings: BenchSettings, lock: threading.RLock) -> dict[str, Any]:
+    """One backend per non-replay model, built once (a local model loads once for the whole run)."""
+    backends: dict[str, Any] = {}
+    if settings.backend == "scripted" and all(is_replay("scripted", m) for m in settings.models):
+        return backends
+    from afterburner.llm import get_backend
+
+    for m in settings.models:
+        if is_replay(settings.backend, m):
+            continue
+        backend = get_backend(settings.backend, model=m) if m else get_backend(settings.backend)
+        if settings.backend in LOCAL_BACKENDS and settings.workers > 1:
+            backend = SerializedBackend(backend, lock)
+        backends[model_label(m)] = backend
+    return backends
+
+
+def _run_one(
+    task: Task,
+    strategy: str,
+    model: str,
+    settings: BenchSettings,
+    sandbox: Any,
+    backends: dict[str, Any],
+    optimize: Callable[..., Any],
+    cache: CodeCache,
+    out: Path,
+) -> TaskRecord:
+    traj = out / "trajectories" / f"{_safe(task.name)}__{_safe(strategy)}__{_safe(model)}.jsonl"
+    traj.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        if is_replay(settings.backend, model):
+            backend = replay_backend(task, model, strategy)
+        else:
+            backend = backends[model]
+        result = optimize(
+            task,
+            backend=backend,
+            strategy=strategy,
+            rounds=settings.rounds,
+            candidates=settings.candidates,
+            min_gain=settings.min_gain,
+            sandbox=sandbox,
+            trajectory=str(traj),
+            out_dir=str(out / "runs"),
+            checkpoint=False,
+        )
+    except (AfterburnerError, Exception) as e:  # one task's failure must not stop the suite
+        where = (
+            "" if isinstance(e, AfterburnerError) else f" ({traceback.extract_tb(e.__traceback__)[-1].name})"
+        )
+        return TaskRecord(
+            task.name, strategy, model, Point(False, "error"), wall_time_s=time.perf_counter() - t0,
+            error=f"{type(e).__name__}: {e}{where}".splitlines()[0],
+        )  # fmt: skip
+    wall = time.perf_counter() - t0
+    start = task.code or getattr(result, "original_code", "") or ""
+    best = getattr(result, "best_code", "") or ""
+    eval_args = {"repeats": settings.repeats, "min_gain": settings.min_gain, "cache": cache}
+    final = evaluate_code(sandbox, task, start, best, **eval_args)
+    rounds: tuple[Point, ...] = ()
+    if settings.curves:
+        rounds = tuple(
+            evaluate_code(sandbox, task, start, c, **eval_args) for c in result.rounds_best_code or ()
+        )
+    return TaskRecord(
+        task=task.name,
+        strategy=strategy,
+        model=model,
+        final=final,
+        rounds=rounds,
+        n_rounds=int(getattr(result, "rounds", 0) or 0),
+        stop_reason=str(getattr(result, "stop_reason", "") or ""),
+        optimizer_status=str(getattr(result, "status", "") or ""),
+        optimizer_speedup=getattr(result, "speedup", None),
+        tokens_used=int(getattr(result, "tokens_used", 0) or 0),
+        llm_calls=int(getattr(result, "llm_calls", 0) or 0),
+        wall_time_s=wall,
+        trajectory_path=getattr(result, "trajectory_path", None) or str(traj),
+        final_code=best,
+    )
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[str], None]]:
+    if not enabled or total == 0:
+        yield lambda _msg: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("bench"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+    ) as prog:
+        bar_id = prog.add_task("", total=total)
+        yield lambda msg: prog.update(bar_id, advance=1, description=msg)
+
+
+def finish_report(
+    suite: Suite,
+    out: Path,
+    settings: BenchSettings,
+    records: list[TaskRecord],
+    resumed: int = 0,
+    plots: bool = True,
+) -> BenchReport:
+    """Aggregate the records of this suite and settings; write results.json, summary.md and the plots."""
+    from afterburner.bench.report import summary_markdown, write_plots
+
+    names = [t.name for t in suite.tasks]
+    order = {n: i for i, n in enumerate(names)}
+    combos = settings.combos()
+    latest = {r.key: r for r in records if r.task in order and (r.strategy, r.model) in combos}
+    kept = sorted(latest.values(), key=lambda r: (order[r.task], combos.index((r.strategy, r.model))))
+    report = BenchReport(suite, out, settings, kept, list(suite.broken), resumed=resumed)
+    models = [m for _, m in combos]
+    for strategy, model in combos:
+        label = group_label(strategy, model, models)
+        group = [r for r in kept if (r.strategy, r.model) == (strategy, model)]
+        finals = [r.final for r in group]
+        report.aggregates[label] = aggregate(finals, settings.threshold, settings.tolerance)
+        if settings.curves:
+            report.curves[label] = round_curve(
+                [r.rounds for r in group], finals, settings.threshold, settings.tolerance
+            )
+    if plots:
+        report.files.update(write_plots(report))
+    report.files["summary"] = str(out / "summary.md")
+    report.files["results"] = str(out / "results.json")
+    report.files["records"] = str(out / "results.jsonl")
+    (out / "summary.md").write_text(summary_markdown(report), encoding="utf-8")
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(report.to_dict(), indent=1, default=str), encoding="utf-8")
+    tmp.replace(out / "results.json")
+    return report
