@@ -119,5 +119,5 @@ def test_validate_moves_tasks_that_fail_on_their_own_code(tmp_path):
     suite = validate_suite(load_suite(d), FakeSandbox())
     assert [t.name for t in suite.tasks] == ["a"]
     reasons = {b.where.rsplit("/", 1)[-1]: b.reason for b in suite.broken}
-    assert "wrong_answer" in reasons["w"] and "expected: 2" in reasons["w"]
-    assert "no tests" in reasons["n"]
+    assert "wrong_answer" in reasons["w.yaml"] and "expected: 2" in reasons["w.yaml"]
+    assert "no tests" in reasons["n.json"]
