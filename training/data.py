@@ -241,8 +241,9 @@ def sft_rows(
 ) -> list[dict]:
     """SFT examples: the best correct solution per trajectory task, and the problem sets' references.
 
-    A problem-set example asks for the task from its description (as the optimizer does when there is no
-    starting code) and answers with the reference solution: the offline stage teaches correctness first.
+    A task example asks for the task from its description (as the optimizer does when there is no
+    starting code) and answers with its reference solution (or its starting code, validated correct):
+    the offline stage teaches correctness first.
     """
     rows: list[dict] = []
     if trajectories is not None:
@@ -261,13 +262,14 @@ def sft_rows(
         from afterburner.prompts import initial_conversation
 
         for task in tasks:
-            if not (task.reference and task.description):
+            solution = task.reference or task.code  # a task file may only have (correct) starting code
+            if not (solution and task.description):
                 continue
             blank = task.with_code("")
             rows.append(
                 {
                     "prompt": [dict(m) for m in initial_conversation(blank, strategy=strategy, goal=goal)],
-                    "completion": [{"role": "assistant", "content": format_reply(task.reference, strategy)}],
+                    "completion": [{"role": "assistant", "content": format_reply(solution, strategy)}],
                     "task": task_json(blank),
                 }
             )

@@ -1,0 +1,165 @@
+"""Training data, config and plot helpers, without a model or the real sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from afterburner.errors import ConfigError
+from afterburner.prompts import initial_conversation
+from afterburner.sandbox.result import CheckResult, Failure, Status
+from afterburner.task import Task
+from afterburner.trajectory import TrajectoryWriter
+from training.config import load_config, parse_overrides
+from training.data import (
+    dpo_rows,
+    grpo_rows,
+    load_tasks,
+    read_trajectories,
+    sft_rows,
+    to_dataset,
+    validate_tasks,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+TASKS = DATA / "train_tasks"
+CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
+
+
+class ExecSandbox:
+    """Runs the (trusted, tiny) test-data code in-process against its cases."""
+
+    def check(self, task: Task, code: str) -> CheckResult:
+        ns: dict = {}
+        exec(code, ns)
+        fn = ns[task.entry_point]
+        for case in task.cases:
+            got = fn(*case.args, **case.kwargs)
+            if case.has_expected and got != case.expected:
+                return CheckResult(
+                    Status.WRONG_ANSWER, Failure(repr(case.args), repr(case.expected), repr(got))
+                )
+        return CheckResult(Status.PASSED)
+
+
+def test_a_task_whose_own_code_fails_its_tests_is_excluded_and_reported():
+    tasks = load_tasks([str(TASKS)])
+    kept, excluded = validate_tasks(tasks, ExecSandbox())
+    assert sorted(t.name for t in kept) == ["has_duplicates", "sum_squares"]
+    assert [name for name, _ in excluded] == ["broken_reference"]
+    assert "fails its tests" in excluded[0][1] and "wrong_answer" in excluded[0][1]
+
+
+def test_load_tasks_limit_exclude_and_problem_sets_get_timing_inputs():
+    assert [t.name for t in load_tasks([str(TASKS)], exclude=["broken_reference"], limit=1)] == [
+        "has_duplicates"
+    ]
+    humaneval = Path("/work/shared/data/HumanEvalPlus.jsonl.gz")
+    if humaneval.is_file():
+        (task,) = load_tasks([str(humaneval)], limit=1)
+        assert task.code and task.has_workload  # the reference is the starting code, timed on the test inputs
+    with pytest.raises(Exception, match="not a problem set"):
+        load_tasks(["notes.txt"])
+
+
+def test_grpo_prompts_are_the_optimizers_own_conversation_and_carry_the_task():
+    tasks = load_tasks([str(TASKS / "sum_squares.yaml")])
+    (row,) = grpo_rows(tasks)
+    assert row["prompt"] == initial_conversation(tasks[0])
+    assert Task.from_dict(json.loads(row["task"])) == tasks[0]
+    ds = to_dataset([row])
+    assert ds.column_names == ["prompt", "task", "task_name"] and ds[0]["task_name"] == "sum_squares"
+
+
+def _write_trajectory(path: Path, task: Task) -> None:
+    conv = initial_conversation(task)
+    fast = "```python\ndef sum_squares(n):\n    return (n - 1) * n * (2 * n - 1) // 6\n```"
+    wrong = "```python\ndef sum_squares(n):\n    return n * n\n```"
+    same = "```python\ndef sum_squares(n):\n    return sum(i * i for i in range(n))\n```"
+    with TrajectoryWriter(path) as w:
+        w.write("run", run_id="r1", task=task.to_dict(), model="m", backend="scripted", strategy="default")
+        for i, (text, status, comp, accepted) in enumerate(
+            [
+                (wrong, "wrong_answer", None, False),
+                (fast, "passed", {"speedup": 40.0, "improved": True}, True),
+                (same, "passed", {"speedup": 1.3, "improved": False}, False),
+            ]
+        ):
+            w.write(
+                "step",
+                round=1,
+                index=i,
+                messages=conv,
+                completion=text,
+                check={"status": status},
+                status=status,
+                comparison=comp,
+                accepted=accepted,
+                best_speedup=40.0 if accepted else 1.0,
+            )
+        w.write("end", stop_reason="patience", speedup=40.0)
+    with open(path, "a") as f:
+        f.write('{"format": "afterburner.trajectory/1", "type": "st\n')  # a crash mid-line
+
+
+def test_trajectories_give_sft_best_solution_and_dpo_pairs_and_count_broken_lines(tmp_path):
+    task = load_tasks([str(TASKS / "sum_squares.yaml")])[0]
+    _write_trajectory(tmp_path / "a.jsonl", task)
+    data = read_trajectories([str(tmp_path)])
+    assert data.files == 1 and data.broken_lines == 1 and len(data.steps["sum_squares"]) == 3
+
+    (sft,) = sft_rows(data)
+    assert "(n - 1) * n" in sft["completion"][0]["content"] and sft["prompt"] == initial_conversation(task)
+
+    pairs = dpo_rows(data)
+    assert len(pairs) == 2
+    assert all("(n - 1) * n" in p["chosen"][0]["content"] for p in pairs)
+    rejected = {p["rejected"][0]["content"] for p in pairs}
+    assert any("n * n\n" in r for r in rejected) and any("sum(i * i" in r for r in rejected)
+
+
+def test_sft_from_problem_sets_asks_from_the_description_and_answers_with_the_reference():
+    tasks = load_tasks([str(TASKS / "sum_squares.yaml")])
+    (row,) = sft_rows(None, tasks)
+    assert row["prompt"] == initial_conversation(tasks[0].with_code(""))
+    assert "for i in range(n)" in row["completion"][0]["content"]
+
+
+def test_config_unknown_key_is_one_clear_error_naming_it_and_the_known_keys(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: x\nmax_stpes: 3\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(bad)
+    msg = str(e.value)
+    assert "max_stpes" in msg and "known keys" in msg and "max_steps" in msg and "\n" not in msg
+
+
+def test_config_overrides_and_validation():
+    cfg = load_config(CONFIGS / "tiny_cpu.yaml", parse_overrides(["max_steps=7", "tasks=[a.yaml, b.yaml]"]))
+    assert cfg.max_steps == 7 and cfg.tasks == ["a.yaml", "b.yaml"]
+    with pytest.raises(ConfigError, match="multiple of num_generations"):
+        load_config(CONFIGS / "tiny_cpu.yaml", {"num_generations": 3})
+    with pytest.raises(ConfigError, match="advantage"):
+        load_config(None, {"advantage": "whiten"})
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_overrides(["max_steps"])
+
+
+def test_every_shipped_config_loads():
+    names = sorted(p.name for p in CONFIGS.glob("*.yaml") if not p.name.startswith("accelerate"))
+    assert "tiny_cpu.yaml" in names and len(names) >= 3
+    for name in names:
+        load_config(CONFIGS / name)
+
+
+def test_reward_curve_from_trainer_state(tmp_path):
+    pytest.importorskip("matplotlib")
+    from training.plot import plot_reward_curve, reward_history
+
+    history = [{"step": s, "reward": 0.1 * s, "reward_std": 0.0, "loss": 0.0} for s in range(1, 13)]
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": [*history, {"train_loss": 0}]}))
+    assert reward_history(tmp_path)[-1] == (12, pytest.approx(1.2), 0.0)
+    png = plot_reward_curve(tmp_path, tmp_path / "curve.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
