@@ -242,6 +242,7 @@ class Optimizer:
             raise TaskError("give a Task (see afterburner.load_target) or use optimize(target, tests=...)")
         if task is None:
             raise TaskError("nothing to optimize: give a task, or resume=RUN_ID")
+        backend = self._get_backend()  # a model that fails to load stops here, before any file is written
         run_id = run_id or _new_run_id(task)
         run_dir = self.run_dir(run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -261,7 +262,6 @@ class Optimizer:
                     default=repr,
                 )
             )
-        backend = self._get_backend()
         own_sandbox = self.sandbox is None
         sandbox = self.sandbox
         if own_sandbox:
