@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from afterburner.bench.evaluate import CodeCache, TaskRecord, evaluate_code
-from afterburner.bench.replay import is_replay, replay_backend
+from afterburner.bench.replay import REPLAY_KINDS, is_replay, replay_backend
 from afterburner.errors import AfterburnerError, ConfigError
 from afterburner.metrics import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, Aggregate, Point, aggregate, round_curve
 from afterburner.suite import BrokenTask, Suite, load_suite, validate_suite
@@ -225,6 +225,8 @@ def run_bench(
     `sandbox` and `optimize` default to a fresh `Sandbox` and `afterburner.optimize`; tests pass stand-ins.
     """
     settings = settings or BenchSettings()
+    if optimize is None:
+        _check_names(settings)
     if not isinstance(suite, Suite):
         suite = load_suite(suite, limit=limit, with_solution=settings.with_solution)
     elif limit is not None:
@@ -267,6 +269,22 @@ def run_bench(
                     fut.result()
 
     return finish_report(suite, out, settings, done + new, resumed=len(done), plots=plots)
+
+
+def _check_names(settings: BenchSettings) -> None:
+    """Fail before running anything on a strategy or replay model that does not exist."""
+    from afterburner.agent.strategies import get_strategy
+
+    for s in settings.strategies:
+        get_strategy(s)
+    for m in settings.models:
+        if m and str(m).startswith("replay:"):
+            if settings.backend != "scripted":
+                raise ConfigError(f"model {m!r} replays known solutions: use it with --backend scripted")
+            if m.removeprefix("replay:") not in REPLAY_KINDS:
+                raise ConfigError(
+                    f"unknown replay model {m!r}; choose one of replay:{', replay:'.join(REPLAY_KINDS)}"
+                )
 
 
 def _shared_backends(settings: BenchSettings, lock: threading.RLock) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""``afterburner bench SUITE``: the optimizer over a suite, strategies and models side by side.
+
+afterburner bench benchmarks/suites/dev --strategy default --strategy afterburner --rounds 3
+afterburner bench benchmarks/suites/smoke --backend scripted --model replay:reference --strategy default
+afterburner bench /path/to/HumanEvalPlus.jsonl.gz --limit 5 --out runs/he5 [--resume]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="benchmark the optimizer over a suite (pass@1, speedups, Time/Memory/Integral %)",
+        description="Run the optimizer over every task of a suite for each strategy and model (interleaved "
+        "per task), re-measure the results, and write results.jsonl/results.json, summary.md and plots.",
+    )
+    p.add_argument(
+        "suite", help="a folder of task files (.yaml/.json) or a .jsonl(.gz) file (tasks or a problem set)"
+    )
+    p.add_argument(
+        "--strategy", action="append", default=None, help="default, afterburner, baseline (repeatable)"
+    )
+    p.add_argument("--model", action="append", default=None, help="model id for the backend (repeatable); "
+                   "with --backend scripted: replay:reference, replay:code or replay:wrong")  # fmt: skip
+    p.add_argument("--backend", default="transformers", help="transformers (default), vllm, openai, scripted")
+    p.add_argument("--rounds", type=int, default=None, help="optimizer rounds (default: the strategy's)")
+    p.add_argument(
+        "--candidates", type=int, default=None, help="candidates per round (default: the strategy's)"
+    )
+    p.add_argument("--limit", type=int, default=None, help="only the first N tasks of the suite")
+    p.add_argument(
+        "--workers", type=int, default=1, help="tasks run at the same time (measurements never overlap)"
+    )
+    p.add_argument("--out", default=None, help="output folder (default: bench-runs/SUITE-TIMESTAMP)")
+    p.add_argument("--resume", action="store_true", help="continue --out, skipping finished records")
+    p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    p.add_argument("--repeats", type=int, default=None, help="timing repeats of the benchmark's comparisons")
+    p.add_argument("--min-speedup", type=float, default=1.1, help="the significant-speedup bar (default 1.1)")
+    p.add_argument(
+        "--with-solution", action="store_true", help="problem sets: start from the reference solution"
+    )
+    p.add_argument("--no-curves", action="store_true", help="skip the per-round evaluation (faster)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from afterburner.bench import BenchSettings, run_bench
+    from afterburner.errors import ConfigError
+    from afterburner.suite import load_suite
+
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs --out DIR (the folder of the run to continue)")
+    settings = BenchSettings(
+        strategies=tuple(dict.fromkeys(args.strategy or ["default"])),
+        models=tuple(dict.fromkeys(args.model or [None])),
+        backend=args.backend,
+        rounds=args.rounds,
+        candidates=args.candidates,
+        repeats=args.repeats,
+        workers=args.workers,
+        threshold=args.min_speedup,
+        curves=not args.no_curves,
+        with_solution=args.with_solution,
+    )
+    suite = load_suite(args.suite, limit=args.limit, with_solution=args.with_solution)
+    out = Path(args.out or f"bench-runs/{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    report = run_bench(suite, out, settings, resume=args.resume, progress=not args.no_progress)
+    for b in report.broken:
+        print(f"afterburner: broken task {b.where}: {b.reason}", file=sys.stderr)
+    if args.json:
+        data = report.to_dict()
+        for r in data["records"]:
+            r.pop("final_code", None)
+        print(json.dumps(data, indent=1, default=str))
+        return 0
+    from afterburner.bench.report import aggregate_table
+
+    errors = sum(1 for r in report.records if r.error)
+    print(f"{report.suite.name}: {len(report.suite.tasks)} tasks, {len(report.broken)} broken, "
+          f"{len(report.records)} records ({report.resumed} resumed, {errors} errors)")  # fmt: skip
+    print(aggregate_table(report.aggregates))
+    print(f"summary: {report.files['summary']}  results: {report.files['results']}")
+    return 0
