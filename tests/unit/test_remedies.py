@@ -1,0 +1,126 @@
+"""Remedies: each rule finds its slow pattern, and only patterns on measured hot lines are named."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from afterburner.agent.remedies import RULES, Remedy, find_remedies, scan
+from afterburner.prompts import render_remedy
+
+CASES = {
+    "membership_in_list": """
+        def f(xs, banned):
+            return [x for x in xs if x not in banned]
+    """,
+    "pop_front": """
+        def f(q):
+            while q:
+                q.pop(0)
+    """,
+    "str_concat_loop": """
+        def f(xs):
+            s = ""
+            for x in xs:
+                s += str(x)
+            return s
+    """,
+    "recursion_no_memo": """
+        def fib(n):
+            return n if n < 2 else fib(n - 1) + fib(n - 2)
+    """,
+    "nested_pairs": """
+        def f(xs):
+            for a in xs:
+                for b in xs:
+                    if a == b:
+                        pass
+    """,
+    "sort_in_loop": """
+        def f(xs, queries):
+            return [sorted(xs)[q] for q in queries]
+    """,
+    "index_count_in_loop": """
+        def f(xs):
+            return [xs.count(x) for x in xs]
+    """,
+    "trial_division": """
+        def is_prime(n):
+            for d in range(2, n):
+                if n % d == 0:
+                    return False
+            return True
+    """,
+    "range_len_indexing": """
+        def f(xs):
+            t = 0
+            for i in range(len(xs)):
+                t += xs[i]
+            return t
+    """,
+}
+
+CLEAN = {
+    "membership_in_list": """
+        def f(xs, banned):
+            banned = set(banned)
+            return [x for x in xs if x not in banned]
+    """,
+    "recursion_no_memo": """
+        import functools
+        @functools.cache
+        def fib(n):
+            return n if n < 2 else fib(n - 1) + fib(n - 2)
+    """,
+    "trial_division": """
+        import math
+        def is_prime(n):
+            for d in range(2, math.isqrt(n) + 1):
+                if n % d == 0:
+                    return False
+            return True
+    """,
+    "membership_in_literal": """
+        def f(xs):
+            return [x for x in xs if x in (1, 2, 3)]
+    """,
+}
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_each_rule_finds_its_pattern_and_has_advice(rule):
+    code = textwrap.dedent(CASES[rule])
+    found = [r for r in scan(code) if r.rule == rule]
+    assert found, f"{rule} not found in:\n{code}"
+    text = render_remedy(found[0], code)
+    assert text and rule not in text  # real advice, not the fallback
+
+
+@pytest.mark.parametrize("name", CLEAN)
+def test_fixed_code_is_not_flagged(name):
+    rule = name if name in RULES else "membership_in_list"
+    assert not [r for r in scan(textwrap.dedent(CLEAN[name])) if r.rule == rule]
+
+
+def test_only_patterns_on_measured_hot_lines_are_named_hottest_first():
+    code = textwrap.dedent("""
+        def f(xs, q):
+            out = []
+            for x in xs:
+                if x in out:
+                    continue
+                out.append(x)
+            while q:
+                q.pop(0)
+            return out
+    """)
+    assert find_remedies(code, {}) == []
+    assert [r.rule for r in find_remedies(code, {9: 0.7})] == ["pop_front"]
+    both = find_remedies(code, [{"line": 5, "share": 0.2}, {"line": 9, "share": 0.7}])
+    assert [r.rule for r in both] == ["pop_front", "membership_in_list"]
+    assert both[0].share == 0.7 and isinstance(both[0], Remedy)
+
+
+def test_code_that_does_not_parse_has_no_remedies():
+    assert scan("def f(:") == [] and find_remedies("def f(:", {1: 1.0}) == []

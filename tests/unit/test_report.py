@@ -1,0 +1,56 @@
+"""The report page: summary, diff, and a plot when matplotlib is there (and a note when not)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from afterburner.agent.optimizer import Optimizer
+from afterburner.report import fmt_bytes, fmt_seconds, round_series, summary_rows, write_report
+from tests.unit.fakes import FakeSandbox
+from tests.unit.test_graph import FAST, ORIGINAL, SLOWER, WRONG
+
+
+@pytest.fixture
+def result(tmp_path):
+    from afterburner.task import Task
+
+    task = Task(name="dedupe", entry_point="dedupe", code=ORIGINAL, check_source="def check(c): pass\n")
+    opt = Optimizer(
+        backend="scripted",
+        replies=[WRONG, FAST, SLOWER, SLOWER],
+        sandbox=FakeSandbox(),
+        out_dir=tmp_path / "runs",
+        candidates=2,
+        rounds=2,
+    )
+    return opt.run(task)
+
+
+def test_report_has_summary_diff_and_plot(result, tmp_path):
+    path = write_report(result, tmp_path / "rep")
+    text = path.read_text()
+    assert "| speedup (original vs best, interleaved) | 1.00x | 4.00x (95% CI" in text
+    assert "```diff" in text and "+    return list(dict.fromkeys(xs))" in text
+    assert "![CPU time per round](cpu_per_round.png)" in text
+    assert (tmp_path / "rep" / "cpu_per_round.png").stat().st_size > 1000
+
+
+def test_report_without_matplotlib_says_so(result, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    text = write_report(result, tmp_path / "rep").read_text()
+    assert "No plot: matplotlib is not installed" in text and "```diff" in text
+    assert not (tmp_path / "rep" / "cpu_per_round.png").exists()
+
+
+def test_round_series_tracks_candidates_and_best(result):
+    s = round_series(result.trajectory_path, 1.0)
+    assert s["best"][0] == (0, 1.0) and s["best"][1][1] == pytest.approx(0.25, rel=0.01)
+    assert len(s["candidates"]) == 3  # the wrong one is left out
+
+
+def test_numbers_say_what_they_are(result):
+    rows = dict((a, c) for a, _, c in summary_rows(result))
+    assert any(k.startswith("CPU time (median of") for k in rows)
+    assert fmt_seconds(0.0123) == "12.30 ms" and fmt_bytes(2048) == "2.0 KiB" and fmt_seconds(None) == "n/a"
