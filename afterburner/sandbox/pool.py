@@ -1,0 +1,328 @@
+"""Warm workers: one zygote process per core, started under bubblewrap, talked to over pipes.
+
+`WorkerPool` owns the workers; `acquire()` hands out a free one (thread-safe). A worker that dies
+(the candidate killed it) or stops answering is killed with its whole process group and replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from afterburner.errors import SandboxError
+from afterburner.sandbox.config import SandboxConfig
+from afterburner.sandbox.worker import pack_msg
+
+WORKER = Path(__file__).with_name("worker.py")
+_PROBE: dict[str, str] = {}  # isolation mode found by the one probe per process
+_PROBE_LOCK = threading.Lock()
+
+
+class WorkerDied(Exception):
+    """The worker process is gone (EOF on its pipe) or stopped answering."""
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _reveal_args(paths: list[str]) -> list[str]:
+    """bwrap args that make `paths` reachable for the sandbox user when an ancestor is private (/root)."""
+    args: list[str] = []
+    hidden: set[str] = set()
+    made: set[str] = set()
+    for p in dict.fromkeys(os.path.realpath(x) for x in paths):
+        parts = Path(p).parts
+        private = None
+        for i in range(2, len(parts) + 1):
+            anc = str(Path(*parts[:i]))
+            try:
+                if not os.stat(anc).st_mode & 0o001:
+                    private = i
+                    break
+            except OSError:
+                break
+        if private is None:
+            continue
+        top = str(Path(*parts[:private]))
+        if top not in hidden:
+            hidden.add(top)
+            args += ["--tmpfs", top]
+        for j in range(private + 1, len(parts)):
+            d = str(Path(*parts[:j]))
+            if d not in made:
+                made.add(d)
+                args += ["--perms", "0755", "--dir", d]
+        args += ["--ro-bind", p, p]
+    return args
+
+
+def _bwrap_prefix(hostdir: str) -> list[str]:
+    bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
+    args = [bwrap, "--ro-bind", "/", "/"]
+    if _is_root():
+        args += _reveal_args([sys.base_prefix, sys.prefix, str(WORKER.parent)])
+    args += ["--dev", "/dev", "--proc", "/proc", "--bind", hostdir, "/tmp"]
+    if _is_root():  # no user namespace: the worker drops to the sandbox uid itself (real host uid)
+        args += [
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "CAP_SETUID",
+            "--cap-add",
+            "CAP_SETGID",
+        ]
+    else:
+        args += ["--unshare-all"]
+    args += ["--die-with-parent", "--new-session", "--chdir", "/tmp/work"]
+    return args
+
+
+def _env(home: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": home,
+        "TMPDIR": os.path.dirname(home),
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def _make_hostdir(cfg: SandboxConfig) -> str:
+    hostdir = tempfile.mkdtemp(prefix="afterburner-sandbox-")
+    os.makedirs(os.path.join(hostdir, "work"))
+    for p in (hostdir, os.path.join(hostdir, "work")):
+        os.chmod(p, 0o711)  # bwrap (root without capabilities) must be able to enter it
+        if _is_root():
+            os.chown(p, cfg.sandbox_uid, cfg.sandbox_uid)
+    return hostdir
+
+
+def isolation_mode(cfg: SandboxConfig) -> str:
+    """'bwrap' or 'none'. Probes bwrap once per process; warns once, clearly, when it cannot be used."""
+    if cfg.isolation == "none":
+        return "none"
+    with _PROBE_LOCK:
+        if "mode" not in _PROBE:
+            hostdir = _make_hostdir(cfg)
+            why = ""
+            try:
+                r = subprocess.run(
+                    [*_bwrap_prefix(hostdir), "true"], capture_output=True, timeout=30, env=_env("/tmp/work")
+                )
+                ok = r.returncode == 0
+                why = r.stderr.decode(errors="replace").strip()[:300]
+            except (OSError, subprocess.TimeoutExpired) as e:
+                ok, why = False, str(e)
+            finally:
+                shutil.rmtree(hostdir, ignore_errors=True)
+            _PROBE["mode"] = "bwrap" if ok else "none"
+            _PROBE["why"] = why
+            if not ok and cfg.isolation == "auto":
+                warnings.warn(
+                    f"afterburner sandbox: bubblewrap (bwrap) does not work here ({why or 'not found'}); "
+                    "candidate code runs with resource limits only: NO read-only filesystem, NO network "
+                    "isolation, NO private process namespace. Install bubblewrap or allow user namespaces.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+    if cfg.isolation == "bwrap" and _PROBE["mode"] != "bwrap":
+        raise SandboxError(f"isolation='bwrap' was asked for but bwrap does not work here: {_PROBE['why']}")
+    return _PROBE["mode"]
+
+
+class Worker:
+    """One warm zygote (pinned to `cpu`), its pipes and its private host directory."""
+
+    def __init__(self, cfg: SandboxConfig, mode: str, cpu: int | None) -> None:
+        self.cfg, self.mode, self.cpu = cfg, mode, cpu
+        self.hostdir = _make_hostdir(cfg)
+        self.sent: set[str] = set()
+        py = [sys.executable, "-s", "-P", str(WORKER)]
+        ids = ["--uid", str(cfg.sandbox_uid), "--gid", str(cfg.sandbox_uid)] if _is_root() else []
+        if mode == "bwrap":
+            cmd = [
+                *_bwrap_prefix(self.hostdir),
+                *py,
+                *ids,
+                "--work",
+                "/tmp/work",
+                "--tmp",
+                "/tmp",
+                "--ns",
+                "1",
+            ]
+            home = "/tmp/work"
+        else:
+            home = os.path.join(self.hostdir, "work")
+            cmd = [*py, *ids, "--work", home, "--tmp", self.hostdir, "--ns", "0"]
+
+        def pre() -> None:
+            if cpu is not None:
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(0, {cpu})
+
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_env(home),
+            start_new_session=True,
+            preexec_fn=pre,
+            close_fds=True,
+        )
+        self.wfd = self.proc.stdin.fileno()
+        self.rfd = self.proc.stdout.fileno()
+        try:
+            hello, _ = self.request({"op": "ping"}, [], timeout=30)
+        except WorkerDied as e:
+            self.close()
+            raise SandboxError(f"the sandbox worker did not start ({e}); mode={mode}") from None
+        self.pid_inside = hello.get("pid")
+
+    def request(self, header: dict, blobs: list[bytes], timeout: float) -> tuple[dict, list[bytes]]:
+        try:
+            data = pack_msg(header, blobs)
+            view = memoryview(data)
+            while view:
+                n = os.write(self.wfd, view)
+                view = view[n:]
+        except (BrokenPipeError, OSError) as e:
+            raise WorkerDied(f"cannot write to the worker: {e}") from None
+        return self._read(timeout)
+
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        chunks, left = [], n
+        while left:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise WorkerDied("the sandbox worker stopped answering")
+            ready, _, _ = select.select([self.rfd], [], [], wait)
+            if not ready:
+                continue
+            b = os.read(self.rfd, min(left, 1 << 20))
+            if not b:
+                raise WorkerDied("the sandbox worker exited")
+            chunks.append(b)
+            left -= len(b)
+        return b"".join(chunks)
+
+    def _read(self, timeout: float) -> tuple[dict, list[bytes]]:
+        import json
+        import struct
+
+        deadline = time.monotonic() + timeout
+        (n,) = struct.unpack("<I", self._read_exact(4, deadline))
+        header = json.loads(self._read_exact(n, deadline))
+        blobs = [self._read_exact(s, deadline) for s in header.pop("blob_sizes", ())]
+        return header, blobs
+
+    def run(self, job: dict, blobs: list[tuple[str, bytes]]) -> tuple[dict, list[bytes]]:
+        """Run one job in a fresh child; `blobs` are (key, bytes) inputs the worker caches by key."""
+        timeout = float(job.get("wall_s", self.cfg.timeout_s)) + 30.0
+        keys = [k for k, _ in blobs]
+        new = [(k, b) for k, b in blobs if k not in self.sent]
+        header = {"op": "run", "job": job, "blob_keys": keys, "new_keys": [k for k, _ in new]}
+        res, rblobs = self.request(header, [b for _, b in new], timeout)
+        self.sent.update(k for k, _ in new)
+        if "missing" in res:  # the worker evicted some: send them again
+            again = [(k, b) for k, b in blobs if k in res["missing"]]
+            header["new_keys"] = [k for k, _ in again]
+            res, rblobs = self.request(header, [b for _, b in again], timeout)
+        return res, rblobs
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        for f in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                f.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self.hostdir, ignore_errors=True)
+
+
+class WorkerPool:
+    """N warm workers, each pinned to its own core; `acquire()` lends a free one."""
+
+    def __init__(self, cfg: SandboxConfig, workers: int | None = None) -> None:
+        self.cfg = cfg
+        self.mode = isolation_mode(cfg)
+        cpus = sorted(os.sched_getaffinity(0))
+        n = workers or len(cpus)
+        self.cpus = [cpus[i % len(cpus)] if cfg.pin_cpus else None for i in range(n)]
+        self._free: queue.Queue[int] = queue.Queue()
+        self._workers: list[Worker | None] = [None] * n
+        self._closed = False
+        self._lock = threading.Lock()
+        try:
+            for i in range(n):
+                self._workers[i] = Worker(cfg, self.mode, self.cpus[i])
+                self._free.put(i)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def size(self) -> int:
+        return len(self._workers)
+
+    @contextlib.contextmanager
+    def acquire(self) -> Iterator[Worker]:
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        i = self._free.get()
+        try:
+            w = self._workers[i]
+            if w is None or not w.alive():
+                if w is not None:
+                    w.close()
+                w = self._workers[i] = Worker(self.cfg, self.mode, self.cpus[i])
+            yield w
+        except WorkerDied:
+            self.replace(i)
+            raise
+        finally:
+            self._free.put(i)
+
+    def replace(self, i: int) -> None:
+        w = self._workers[i]
+        if w is not None:
+            w.close()
+        self._workers[i] = None  # started again on the next acquire
+        if self._closed:
+            return
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for i, w in enumerate(self._workers):
+                if w is not None:
+                    w.close()
+                    self._workers[i] = None

@@ -1,0 +1,571 @@
+"""`Sandbox`: correctness checks, measurements and comparisons of candidate code, on warm workers.
+
+The parent (this module) never runs candidate code and never unpickles anything a candidate made:
+inputs travel pickled from the task's own trusted runs (its generator, its tests recorded against the
+oracle), outputs come back as tagged plain data (`codec`) and are compared here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import statistics
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from afterburner.errors import TaskError
+from afterburner.measure import Comparison, Measurement, Profile, compare_samples, summarize
+from afterburner.sandbox import codec
+from afterburner.sandbox.config import SandboxConfig
+from afterburner.sandbox.pool import Worker, WorkerDied, WorkerPool
+from afterburner.sandbox.result import CheckResult, Failure, Status
+from afterburner.task import Task, parse_entry_point
+
+_STATUSES = {s.value: s for s in Status}
+_LIMIT = 300
+
+
+def _key(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def _short(text: str, limit: int = 1500) -> str:
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+@dataclass
+class _Group:
+    """A list of inputs that travels as one pickled blob, with reprs for failure reports."""
+
+    blob: bytes
+    reprs: list[str]
+
+    @property
+    def key(self) -> str:
+        return _key(self.blob)
+
+    def __len__(self) -> int:
+        return len(self.reprs)
+
+
+@dataclass
+class _Prepared:
+    """What a task needs before any candidate runs: its inputs and the oracle's outputs (cached)."""
+
+    workload: _Group
+    cases: _Group
+    recorded: _Group
+    expected: list[tuple[bool, Any]]  # per case: (from the task file?, value or encoded oracle output)
+    oracle_workload: list | None  # encoded
+    oracle_cases: list | None
+    oracle_recorded: list | None
+    args_digests: list[str] = field(default_factory=list)
+    check_mode: str | None = None  # "replay", "direct" or None (no check source)
+    record_error: str = ""
+    workload_is_tests: bool = False
+
+    def groups(self) -> list[_Group]:
+        return [self.workload, self.cases, self.recorded]
+
+
+def _parts(task: Task, code: str) -> list[list[str]]:
+    return [["<prelude>", task.prelude], ["<candidate>", code]]
+
+
+def _entry(task: Task) -> list:
+    name, instantiate, method = parse_entry_point(task.entry_point)
+    return [name, instantiate, method]
+
+
+def _failure(header: dict, reprs: list[str] | None = None, **kw: str) -> Failure:
+    idx = header.get("index")
+    inp = reprs[idx] if reprs and isinstance(idx, int) and 0 <= idx < len(reprs) else ""
+    err = header.get("error", "")
+    tail = header.get("stdout_tail", "")
+    if tail and header.get("status") == "output_exceeded":
+        err = (
+            err + "\n" if err else ""
+        ) + f"output ({header.get('stdout_bytes')} bytes), ends with: {tail[-200:]}"
+    return Failure(
+        input=kw.get("input", inp),
+        expected=kw.get("expected", ""),
+        got=kw.get("got", ""),
+        error=_short(kw.get("error", err)),
+    )
+
+
+class Sandbox:
+    """Warm, isolated workers that check, measure and compare candidates. See `afterburner.sandbox`."""
+
+    def __init__(self, config: SandboxConfig | None = None, workers: int | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.pool = WorkerPool(self.config, workers)
+        self._prepared: dict[str, _Prepared] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def isolation(self) -> str:
+        """'bwrap' (namespaces, read-only host, no network) or 'none' (resource limits only)."""
+        return self.pool.mode
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # ------------------------------------------------------------ running jobs
+    def _job(self, kind: str, task: Task, code: str | None, **extra: Any) -> dict:
+        job = {
+            "kind": kind,
+            "entry": _entry(task),
+            "wall_s": self.config.timeout_s,
+            "limits": self.config.limits(),
+            "output_cap": self.config.output_cap_bytes,
+        }
+        if code is not None:
+            job["parts"] = _parts(task, code)
+        job.update(extra)
+        return job
+
+    def _run(self, job: dict, groups: list[_Group], worker: Worker | None = None) -> tuple[dict, list[bytes]]:
+        blobs = [(g.key, g.blob) for g in groups]
+        try:
+            if worker is not None:
+                return worker.run(job, blobs)
+            with self.pool.acquire() as w:
+                return w.run(job, blobs)
+        except WorkerDied as e:
+            return {
+                "status": "sandbox_error",
+                "error": f"the candidate killed the sandbox worker or it stopped answering ({e}); "
+                "the worker was replaced",
+            }, []
+
+    # ------------------------------------------------------------ task preparation (trusted code)
+    def _prepare(self, task: Task) -> _Prepared:
+        fp = task.fingerprint() + f":{self.config.seed}"
+        with self._lock:
+            if fp in self._prepared:
+                return self._prepared[fp]
+            lock = self._locks.setdefault(fp, threading.Lock())
+        with lock:
+            if fp not in self._prepared:
+                self._prepared[fp] = self._do_prepare(task)
+            return self._prepared[fp]
+
+    def _do_prepare(self, task: Task) -> _Prepared:
+        oracle = task.code or task.reference or ""
+        workload = self._workload(task)
+        plain = [c for c in task.cases]
+        cases = _Group(
+            pickle.dumps([(tuple(c.args), dict(c.kwargs)) for c in plain]),
+            [codec.short_repr((c.args, c.kwargs), _LIMIT) for c in plain],
+        )
+        expected: list[tuple[bool, Any]] = [(c.has_expected, c.expected) for c in plain]
+        recorded = _Group(pickle.dumps([]), [])
+        prep = _Prepared(workload, cases, recorded, expected, None, None, None)
+        if task.check_source is not None:
+            if oracle:
+                job = self._job(
+                    "record",
+                    task,
+                    oracle,
+                    check_parts=[["<prelude>", task.prelude], ["<tests>", task.check_source]],
+                )
+                res, blobs = self._run(job, [])
+                if res["status"] == "ok" and blobs:
+                    outs = res["outputs"]
+                    if any(_has_unsupported(o) for o in outs):
+                        prep.check_mode, prep.record_error = (
+                            "direct",
+                            "the oracle's outputs are not plain data",
+                        )
+                    else:
+                        prep.recorded = _Group(blobs[0], res["reprs"])
+                        prep.oracle_recorded = outs
+                        prep.args_digests = res["args_digests"]
+                        prep.check_mode = "replay"
+                else:
+                    prep.check_mode, prep.record_error = (
+                        "direct",
+                        _short(res.get("error", res["status"]), 500),
+                    )
+            else:
+                prep.check_mode, prep.record_error = "direct", "no oracle code to record the tests with"
+        need_oracle = len(workload) or any(not has for has, _ in expected)
+        if need_oracle:
+            if not oracle:
+                raise TaskError(
+                    f"task {task.name!r}: test cases without 'expected' (or a workload) need the "
+                    "original code or a reference solution as the oracle"
+                )
+            job = self._job("call", task, oracle, digest_count=len(workload))
+            res, _ = self._run(job, [workload, cases])
+            if res["status"] != "ok":
+                raise TaskError(
+                    f"task {task.name!r}: the original code fails on its own inputs "
+                    f"({res['status']}): {_short(res.get('error', ''), 400)}"
+                )
+            outs = res["outputs"]
+            prep.oracle_workload = outs[: len(workload)]
+            prep.oracle_cases = outs[len(workload) :]
+        if not len(workload):  # no workload: time the tests' inputs
+            prep.workload_is_tests = True
+        return prep
+
+    def _workload(self, task: Task) -> _Group:
+        if task.workload_inputs:
+            ins = [(tuple(c.args), dict(c.kwargs)) for c in task.workload_inputs]
+            return _Group(pickle.dumps(ins), [codec.short_repr(i, _LIMIT) for i in ins])
+        if task.workload_source and task.sizes:
+            calls = [[int(n), self.config.seed] for n in task.sizes]
+            job = self._job(
+                "generate",
+                task,
+                None,
+                calls=calls,
+                parts=[["<prelude>", task.prelude], ["<workload>", task.workload_source]],
+            )
+            res, blobs = self._run(job, [])
+            if res["status"] != "ok" or not blobs:
+                raise TaskError(
+                    f"task {task.name!r}: the workload's generate(n, seed) failed "
+                    f"({res['status']}): {_short(res.get('error', ''), 400)}"
+                )
+            return _Group(blobs[0], res["reprs"])
+        return _Group(pickle.dumps([]), [])
+
+    def _timing_groups(self, prep: _Prepared) -> list[_Group]:
+        return [prep.cases, prep.recorded] if prep.workload_is_tests else [prep.workload]
+
+    # ------------------------------------------------------------ check
+    def check(self, task: Task, code: str | None = None) -> CheckResult:
+        """Correctness of `code` (default: the task's own) on the tests, and on the workload vs the oracle."""
+        code = task.code if code is None else code
+        prep = self._prepare(task)
+        groups = prep.groups()
+        reprs = [r for g in groups for r in g.reprs]
+        nw, nc = len(prep.workload), len(prep.cases)
+        digest_n = nw if not prep.workload_is_tests else nc + len(prep.recorded)
+        res, _ = self._run(self._job("call", task, code, digest_count=digest_n), groups)
+        base = {
+            "wall_time_s": res.get("wall", 0.0),
+            "cpu_time_s": res.get("cpu", 0.0),
+            "stdout_tail": res.get("stdout_tail", "")[-500:],
+        }
+        details: dict[str, Any] = {"check_mode": prep.check_mode, "isolation": self.isolation}
+        n_total = len(reprs) + (1 if prep.check_mode == "direct" else 0)
+        if res["status"] != "ok":
+            status = _STATUSES.get(res["status"], Status.SANDBOX_ERROR)
+            return CheckResult(
+                status,
+                _failure(res, reprs),
+                n_total,
+                max(0, res.get("index", 0) or 0),
+                details=details,
+                **base,
+            )
+        outs = res["outputs"]
+        details["digest"] = res["digest"]
+        atol = task.atol
+        # 1) cases (expected or oracle), 2) workload vs the oracle, 3) the recorded tests
+        for j, (has, exp) in enumerate(prep.expected):
+            got = codec.decode(outs[nw + j])
+            if has:
+                ok = codec.equal(got, exp, atol, strict_sequences=False)
+                exp_enc = codec.encode(exp)
+            else:
+                exp_enc = prep.oracle_cases[j]
+                ok = codec.equal(got, codec.decode(exp_enc), atol)
+            if not ok:
+                return self._wrong(
+                    outs[nw + j],
+                    exp_enc,
+                    reprs[nw + j],
+                    nw + j,
+                    n_total,
+                    details,
+                    base,
+                    "wrong answer on a test case",
+                )
+        for i in range(nw):
+            if not codec.equal(codec.decode(outs[i]), codec.decode(prep.oracle_workload[i]), atol):
+                return self._wrong(
+                    outs[i],
+                    prep.oracle_workload[i],
+                    reprs[i],
+                    i,
+                    n_total,
+                    details,
+                    base,
+                    "differs from the original code's output on a workload input",
+                )
+        rec = outs[nw + nc :]
+        if prep.check_mode == "replay" and rec != prep.oracle_recorded:
+            verdict = self._replay(task, prep, rec)
+            if verdict is not None:
+                status, fail = verdict
+                if status is not Status.PASSED:
+                    return CheckResult(status, fail, n_total, nw + nc, details=details, **base)
+            else:
+                details["check_mode"] = "direct"
+                details["record_error"] = "the tests' calls depend on the candidate's answers"
+                return self._direct(task, code, n_total, nw + nc, details, base)
+        elif prep.check_mode == "direct":
+            details["record_error"] = prep.record_error
+            return self._direct(task, code, n_total, nw + nc, details, base)
+        return CheckResult(Status.PASSED, None, n_total, n_total, details=details, **base)
+
+    def _wrong(
+        self, got: Any, exp: Any, inp: str, idx: int, n: int, details: dict, base: dict, why: str
+    ) -> CheckResult:
+        fail = Failure(
+            input=inp,
+            expected=codec.short_repr(codec.decode(exp), _LIMIT),
+            got=codec.short_repr(codec.decode(got), _LIMIT),
+            error=why,
+        )
+        return CheckResult(Status.WRONG_ANSWER, fail, n, idx, details=details, **base)
+
+    def _replay(self, task: Task, prep: _Prepared, rec: list) -> tuple[Status, Failure | None] | None:
+        """check() run without the candidate, fed its recorded answers. None: the calls diverged."""
+        job = self._job(
+            "replay",
+            task,
+            None,
+            replay_outputs=rec,
+            args_digests=prep.args_digests,
+            check_parts=[["<prelude>", task.prelude], ["<tests>", task.check_source]],
+        )
+        res, _ = self._run(job, [])
+        st = res["status"]
+        if st == "ok":
+            return Status.PASSED, None
+        if st == "diverged":
+            return None
+        k = max(0, min(res.get("calls", 1) - 1, len(rec) - 1))
+        if st in ("wrong_answer", "runtime_error") and rec:
+            fail = Failure(
+                input=prep.recorded.reprs[k] if k < len(prep.recorded) else "",
+                expected=codec.short_repr(codec.decode(prep.oracle_recorded[k]), _LIMIT),
+                got=codec.short_repr(codec.decode(rec[k]), _LIMIT),
+                error=_short(res.get("error", ""), 800),
+            )
+            return Status.WRONG_ANSWER, fail
+        return _STATUSES.get(st, Status.SANDBOX_ERROR), _failure(res)
+
+    def _direct(self, task: Task, code: str, n: int, done: int, details: dict, base: dict) -> CheckResult:
+        job = self._job(
+            "direct", task, code, check_parts=[["<prelude>", task.prelude], ["<tests>", task.check_source]]
+        )
+        res, _ = self._run(job, [])
+        st = res["status"]
+        if st == "ok":
+            return CheckResult(Status.PASSED, None, n, n, details=details, **base)
+        return CheckResult(
+            _STATUSES.get(st, Status.SANDBOX_ERROR), _failure(res), n, done, details=details, **base
+        )
+
+    def check_many(self, task: Task, codes: list[str]) -> list[CheckResult]:
+        """`check` for many candidates, in parallel over the warm workers."""
+        self._prepare(task)
+        with ThreadPoolExecutor(max_workers=self.pool.size) as ex:
+            return list(ex.map(lambda c: self.check(task, c), codes))
+
+    # ------------------------------------------------------------ measure / compare
+    def measure(
+        self,
+        task: Task,
+        code: str | None = None,
+        repeats: int | None = None,
+        profile: bool = False,
+        instructions: bool = False,
+    ) -> Measurement:
+        """CPU time over the workload (repeated), peak memory, memory-time integral, profile.
+
+        CPU time is the user+sys time of the child process (and anything it forked) from the kernel's
+        ``wait4`` rusage: it includes executing the module and serializing the outputs, the same work for
+        every candidate. The memory/profile numbers come from one separate run (tracing slows code down).
+        """
+        code = task.code if code is None else code
+        chk = self.check(task, code)
+        if not chk.passed:
+            return Measurement(chk.status, failure=chk.failure, details={"check": chk.to_dict()})
+        prep = self._prepare(task)
+        timed = _Timed(self, task, prep, code, chk.details["digest"])
+        with self.pool.acquire() as w:
+            timed.run(w)  # warm-up (discarded)
+            n = 0
+            while timed.status is Status.PASSED and self._more(n, repeats, timed.total):
+                timed.run(w)
+                n += 1
+            if timed.status is not Status.PASSED:
+                return timed.failed()
+            mem = self._memory(task, prep, code, w)
+        m = timed.measurement(mem, chk, code, profile=profile)
+        if instructions:
+            from dataclasses import replace
+
+            m = replace(m, instructions=self._instructions(task, code))
+        return m
+
+    def _more(self, n: int, repeats: int | None, total: float) -> bool:
+        if repeats is not None:
+            return n < repeats
+        cfg = self.config
+        return n < cfg.min_repeats or (n < cfg.max_repeats and total < cfg.time_budget_s)
+
+    def _memory(self, task: Task, prep: _Prepared, code: str, w: Worker) -> dict:
+        job = self._job(
+            "call", task, code, memory=True, outputs=False, interval=self.config.profile_interval_s
+        )
+        res, _ = self._run(job, self._timing_groups(prep), w)
+        return res if res["status"] == "ok" else {}
+
+    def _instructions(self, task: Task, code: str) -> int | None:
+        from afterburner.sandbox.callgrind import count_instructions
+
+        prep = self._prepare(task)
+        return count_instructions(task, code, self._timing_groups(prep), self.config)
+
+    def compare(
+        self, task: Task, code_a: str, code_b: str, repeats: int | None = None, min_gain: float = 0.05
+    ) -> Comparison:
+        """A (baseline) against B, timed interleaved A B A B ... on one worker; speedup = median A / median B."""
+        ca, cb = self.check_many(task, [code_a, code_b])
+        prep = self._prepare(task)
+        if not (ca.passed and cb.passed):
+            ma = Measurement(ca.status, failure=ca.failure, details={"check": ca.to_dict()})
+            mb = Measurement(cb.status, failure=cb.failure, details={"check": cb.to_dict()})
+            return compare_samples(ma, mb, min_gain)
+        ta = _Timed(self, task, prep, code_a, ca.details["digest"])
+        tb = _Timed(self, task, prep, code_b, cb.details["digest"])
+        with self.pool.acquire() as w:
+            ta.run(w)
+            tb.run(w)
+            n = 0
+            while (
+                ta.status is Status.PASSED
+                and tb.status is Status.PASSED
+                and self._more(n, repeats, min(ta.total, tb.total))
+            ):
+                ta.run(w)
+                tb.run(w)
+                n += 1
+            mem_a = self._memory(task, prep, code_a, w) if ta.status is Status.PASSED else {}
+            mem_b = self._memory(task, prep, code_b, w) if tb.status is Status.PASSED else {}
+        ma = ta.measurement(mem_a, ca, code_a) if ta.status is Status.PASSED else ta.failed()
+        mb = tb.measurement(mem_b, cb, code_b) if tb.status is Status.PASSED else tb.failed()
+        return compare_samples(ma, mb, min_gain)
+
+
+def _has_unsupported(enc: Any) -> bool:
+    if isinstance(enc, list):
+        return any(_has_unsupported(x) for x in enc)
+    if isinstance(enc, dict):
+        if "__unsupported__" in enc:
+            return True
+        return any(_has_unsupported(x) for x in enc.values())
+    return False
+
+
+class _Timed:
+    """Repeated timing runs of one candidate; each must reproduce the digest of its checked outputs."""
+
+    def __init__(self, sb: Sandbox, task: Task, prep: _Prepared, code: str, digest: str) -> None:
+        self.sb, self.task, self.prep, self.code, self.digest = sb, task, prep, code, digest
+        self.groups = sb._timing_groups(prep)
+        self.job = sb._job("call", task, code, outputs=False)
+        self.cpu: list[float] = []
+        self.wall: list[float] = []
+        self.rss: list[int] = []
+        self.status = Status.PASSED
+        self.last: dict = {}
+        self._warm = False
+
+    @property
+    def total(self) -> float:
+        return sum(self.cpu)
+
+    def run(self, w: Worker) -> None:
+        res, _ = self.sb._run(self.job, self.groups, w)
+        self.last = res
+        if res["status"] != "ok":
+            self.status = _STATUSES.get(res["status"], Status.SANDBOX_ERROR)
+            return
+        if res["digest"] != self.digest:
+            self.status = Status.WRONG_ANSWER
+            self.last = dict(res, error="the outputs in a timed run differ from the checked outputs")
+            return
+        if not self._warm:
+            self._warm = True
+            return
+        self.cpu.append(res["cpu"])
+        self.wall.append(res["wall"])
+        self.rss.append(max(0, res["maxrss"] - res.get("rss_start", 0)))
+
+    def failed(self) -> Measurement:
+        return Measurement(self.status, failure=_failure(self.last), details={"phase": "timing"})
+
+    def measurement(self, mem: dict, chk: CheckResult, code: str, profile: bool = True) -> Measurement:
+        cpu = summarize(self.cpu)
+        details = {
+            "isolation": self.sb.isolation,
+            "check_mode": chk.details.get("check_mode"),
+            "workload": "tests" if self.prep.workload_is_tests else "workload",
+            "n_inputs": sum(len(g) for g in self.groups),
+        }
+        integral = None
+        if mem:
+            scale = cpu.median / mem["memory_cpu"] if mem.get("memory_cpu") else 1.0
+            integral = mem["integral_raw"] * scale
+            details.update(
+                memory_run_cpu_s=mem.get("memory_cpu"),
+                integral_unscaled=mem["integral_raw"],
+                integral_note="byte-seconds; trapezoid over ITIMER_PROF samples of traced memory, "
+                "time axis rescaled to the median untraced CPU time",
+            )
+        return Measurement(
+            Status.PASSED,
+            cpu_time_s=cpu,
+            wall_time_s=summarize(self.wall),
+            peak_memory_bytes=mem.get("peak_traced") if mem else None,
+            peak_rss_bytes=int(statistics.median(self.rss)) if self.rss else None,
+            integral=integral,
+            profile=_profile(mem, code) if mem and profile else None,
+            details=details,
+        )
+
+
+def _profile(mem: dict, code: str) -> Profile:
+    n = mem.get("samples", 0)
+    if not n:
+        return Profile()
+    src = code.splitlines()
+    lines = sorted(mem.get("prof_lines", []), key=lambda x: -x[2])
+    out_lines = tuple(
+        {"line": ln, "share": c / n, "code": src[ln - 1] if 0 < ln <= len(src) else "", "function": fn}
+        for fn, ln, c in lines
+    )
+    self_counts: dict[str, int] = {}
+    first_line: dict[str, int] = {}
+    for fn, ln, c in lines:
+        self_counts[fn] = self_counts.get(fn, 0) + c
+        first_line[fn] = min(first_line.get(fn, ln), ln)
+    funcs = tuple(
+        {
+            "name": fn,
+            "line": first_line.get(fn, 0),
+            "self_share": self_counts.get(fn, 0) / n,
+            "total_share": c / n,
+        }
+        for fn, c in sorted(mem.get("prof_funcs", []), key=lambda x: -x[1])
+    )
+    return Profile(funcs, out_lines, n)
