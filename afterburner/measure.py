@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import random
 import statistics
+import sys
+import types
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -89,12 +91,13 @@ class Profile:
         if not self.samples:
             return "(no profile samples)"
         out = [f"Hot lines (share of {self.samples} CPU-time samples):"]
-        for ln in self.lines[:top]:
-            out.append(f"  line {ln['line']:>4} {100 * ln['share']:5.1f}%  {ln.get('code', '').strip()}")
+        out.extend(
+            f"  line {ln['line']:>4} {100 * ln['share']:5.1f}%  {ln.get('code', '').strip()}"
+            for ln in self.lines[:top]
+        )
         if self.functions:
             out.append("Functions (total share):")
-            for fn in self.functions[:top]:
-                out.append(f"  {fn['name']} {100 * fn['total_share']:5.1f}%")
+            out.extend(f"  {fn['name']} {100 * fn['total_share']:5.1f}%" for fn in self.functions[:top])
         return "\n".join(out)
 
     def to_dict(self) -> dict:
@@ -183,3 +186,16 @@ def compare_samples(
     speedup = a.cpu_time_s.median / b.cpu_time_s.median if b.cpu_time_s.median > 0 else math.inf
     ci = bootstrap_ratio_ci(sa, sb, confidence, seed=seed)
     return Comparison(speedup, ci, ci[0] > 1 + min_gain, min_gain, a, b, mem_ratio)
+
+
+class _CallableModule(types.ModuleType):
+    """`afterburner.measure` is this module and, as the public API promises, a function too:
+    ``afterburner.measure(task, code=None, ...)`` opens a sandbox for one measurement."""
+
+    def __call__(self, task: Any, code: str | None = None, **kwargs: Any) -> Measurement:
+        from afterburner.sandbox import measure as _measure
+
+        return _measure(task, code, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
