@@ -53,8 +53,13 @@ def _ci(ci: Any) -> tuple[float, float] | None:
 
 
 def _integral_ratio(comparison: Any) -> float | None:
+    """Integral code / solution; 1.0 when both are 0 (a run too short for one memory sample)."""
     a, b = comparison.a.integral, comparison.b.integral
-    return b / a if a and b is not None and a > 0 else None
+    if a is None or b is None:
+        return None
+    if a <= 0:
+        return 1.0 if b <= 0 else None
+    return b / a
 
 
 @dataclass

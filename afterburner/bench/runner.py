@@ -250,9 +250,13 @@ def run_bench(
         new: list[TaskRecord] = []
         bar = stack.enter_context(_progress(total, progress))
 
+        stop = threading.Event()
+
         def run_task(task: Task, combos: list[tuple[str, str]]) -> None:
             cache = CodeCache()
             for strategy, model in combos:
+                if stop.is_set():
+                    return
                 rec = _run_one(task, strategy, model, settings, serialized, backends, optimize, cache, out)
                 with write_lock:
                     with results_path.open("a", encoding="utf-8") as f:
@@ -260,13 +264,21 @@ def run_bench(
                     new.append(rec)
                     bar(f"{task.name} [{strategy} / {model}] {rec.final.status or 'error'}")
 
-        if settings.workers == 1:
-            for task, combos in jobs:
-                run_task(task, combos)
-        else:
-            with ThreadPoolExecutor(max_workers=settings.workers) as pool:
-                for fut in [pool.submit(run_task, t, c) for t, c in jobs]:
-                    fut.result()
+        try:
+            if settings.workers == 1:
+                for task, combos in jobs:
+                    run_task(task, combos)
+            else:
+                pool = ThreadPoolExecutor(max_workers=settings.workers)
+                try:
+                    for fut in [pool.submit(run_task, t, c) for t, c in jobs]:
+                        fut.result()
+                finally:
+                    stop.set()  # on Ctrl-C: no new (task, strategy, model) starts; running ones finish
+                    pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:
+            finish_report(suite, out, settings, done + new, resumed=len(done), plots=False)
+            raise
 
     return finish_report(suite, out, settings, done + new, resumed=len(done), plots=plots)
 
@@ -335,15 +347,18 @@ def _run_one(
             out_dir=str(out / "runs"),
             checkpoint=False,
         )
-    except (AfterburnerError, Exception) as e:  # one task's failure must not stop the suite
-        where = (
-            "" if isinstance(e, AfterburnerError) else f" ({traceback.extract_tb(e.__traceback__)[-1].name})"
-        )
+    except Exception as e:  # one task's failure (ours, the backend's) must not stop the suite
+        where = ""
+        if not isinstance(e, AfterburnerError) and e.__traceback__:
+            frame = traceback.extract_tb(e.__traceback__)[-1]
+            where = f" ({Path(frame.filename).name}:{frame.lineno})"
         return TaskRecord(
             task.name, strategy, model, Point(False, "error"), wall_time_s=time.perf_counter() - t0,
             error=f"{type(e).__name__}: {e}{where}".splitlines()[0],
         )  # fmt: skip
     wall = time.perf_counter() - t0
+    if getattr(result, "status", "") == "interrupted":  # the optimizer caught a Ctrl-C: stop the bench
+        raise KeyboardInterrupt
     start = task.code or getattr(result, "original_code", "") or ""
     best = getattr(result, "best_code", "") or ""
     eval_args = {"repeats": settings.repeats, "min_gain": settings.min_gain, "cache": cache}
