@@ -319,6 +319,43 @@ class WorkerPool:
         if self._closed:
             return
 
+    def stray_processes(self) -> list[int]:
+        """Host pids of processes left behind by candidates (descendants of the zygotes): should be none."""
+        children: dict[int, list[int]] = {}
+        cmd: dict[int, bytes] = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{name}/stat").read_bytes()
+                cmd[int(name)] = Path(f"/proc/{name}/cmdline").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(name))
+
+        def below(pid: int) -> list[int]:
+            out, todo = [], list(children.get(pid, ()))
+            while todo:
+                p = todo.pop()
+                out.append(p)
+                todo.extend(children.get(p, ()))
+            return out
+
+        strays = []
+        for w in self._workers:
+            if w is None:
+                continue
+            tree = [w.proc.pid, *below(w.proc.pid)]
+            zygotes = [
+                p
+                for p in tree
+                if WORKER.name.encode() in cmd.get(p, b"") and not cmd[p].split(b"\0")[0].endswith(b"bwrap")
+            ]
+            if zygotes:
+                strays.extend(below(zygotes[0]))  # ancestors come first in the walk
+        return strays
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
