@@ -31,6 +31,9 @@ _EXPORTS = {
     "get_backend": "afterburner.llm",
     "Sampling": "afterburner.llm",
     "Completion": "afterburner.llm",
+    "load_suite": "afterburner.suite",
+    "run_bench": "afterburner.bench",
+    "BenchSettings": "afterburner.bench",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
