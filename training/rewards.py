@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from afterburner.errors import SandboxError
+from afterburner.errors import ConfigError, SandboxError
 from afterburner.task import Task
 
 __all__ = [
@@ -68,7 +68,13 @@ def get_sandbox(workers: int | None = None, config: dict | None = None) -> Any:
         if sb is None:
             from afterburner.sandbox import Sandbox, SandboxConfig
 
-            sb = Sandbox(SandboxConfig(**(config or {})), workers=workers)
+            try:
+                sandbox_config = SandboxConfig(**(config or {}))
+            except TypeError as e:
+                raise ConfigError(
+                    f"sandbox: {e} (the keys are afterburner.sandbox.SandboxConfig fields)"
+                ) from None
+            sb = Sandbox(sandbox_config, workers=workers)
             sb.__enter__()
             _SANDBOXES[key] = sb
             atexit.register(_close, key)
@@ -359,8 +365,6 @@ class AfterburnerReward(_SandboxReward):
 
 def make_reward(name: str, **kw: Any) -> _SandboxReward:
     """A reward by name: ``speedup`` (default) or ``afterburner``."""
-    from afterburner.errors import ConfigError
-
     classes = {"speedup": SpeedupReward, "afterburner": AfterburnerReward}
     if name not in classes:
         raise ConfigError(f"reward {name!r} is not one of {', '.join(classes)}")
