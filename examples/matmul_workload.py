@@ -2,7 +2,7 @@
 
 import random
 
-SIZES = [110]
+SIZES = [140]
 
 
 def generate(n: int, seed: int):
