@@ -17,7 +17,7 @@ round r). The aggregates over tasks, as defined in docs/benchmarks.md:
   CPU(s) / CPU(code) (medians, measured interleaved) is at least 1 - tol;
 - memory: peak memory(code) <= (1 + tol) * peak memory(s);
 - integral: memory-time integral(code) <= (1 + tol) * integral(s).
-A code identical to s (same source after stripping whitespace at both ends) is as good as s without
+A code identical to s (the same program: equal ASTs, so formatting and comments aside) is as good as s without
 measuring.
 """
 

@@ -2,13 +2,14 @@
 
 The final code (and the best code after each round) is checked with `Sandbox.check` and compared, in
 fresh interleaved runs (`Sandbox.compare`), with the starting code and with each known solution of the
-task (its reference, and its starting code when it has one that differs). Identical code (same source
-after stripping) is not measured: it is as good as itself, with speedup 1.0. Every distinct code of a task
+task (its reference, and its starting code when it has one that differs). Identical code (the same
+program: equal ASTs) is not measured: it is as good as itself, with speedup 1.0. Every distinct code of a task
 is evaluated once (`CodeCache`), so a round that kept the previous best costs nothing.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import math
 import threading
@@ -23,12 +24,21 @@ __all__ = ["CodeCache", "TaskRecord", "evaluate_code", "known_solutions", "same_
 RECORD_FORMAT = "afterburner.bench/1"
 
 
+def _normal(code: str) -> str:
+    """The program without its formatting and comments (its AST), or the stripped text if it does not parse."""
+    try:
+        return ast.dump(ast.parse(code))
+    except (SyntaxError, ValueError):
+        return code.strip()
+
+
 def same_code(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and a.strip() == b.strip()
+    """The same program: equal ASTs (formatting, comments and blank lines aside)."""
+    return bool(a and b) and (a.strip() == b.strip() or _normal(a) == _normal(b))
 
 
 def code_hash(code: str) -> str:
-    return hashlib.sha256(code.strip().encode()).hexdigest()[:16]
+    return hashlib.sha256(_normal(code).encode()).hexdigest()[:16]
 
 
 def known_solutions(task: Task) -> list[tuple[str, str]]:
