@@ -4,11 +4,11 @@
     get_backend("openai", model="Qwen/Qwen2.5-Coder-0.5B-Instruct", base_url="http://127.0.0.1:8000/v1")
 
 Base URL and key come from the options, else ``AFTERBURNER_OPENAI_BASE_URL`` / ``OPENAI_BASE_URL`` and
-``AFTERBURNER_OPENAI_API_KEY`` / ``OPENAI_API_KEY``. Each request asks for ``n`` choices; a server that
-returns fewer gets more requests until there are ``n``. 429, 5xx, timeouts and dropped connections
-are retried with exponential backoff and jitter; a refused connection or a 4xx answer is a
-`BackendError` at once, with the server's message. Every request has a timeout. Conversations are
-sent concurrently (``concurrency`` at a time).
+``AFTERBURNER_OPENAI_API_KEY`` / ``OPENAI_API_KEY``. Each request asks for ``n`` choices; from a
+server that returns fewer, the rest are asked for one at a time, concurrently (``concurrency`` at a
+time, as are conversations). 429, 5xx, timeouts and dropped connections are retried with exponential
+backoff and jitter; a refused connection or a 4xx answer is a `BackendError` at once, with the
+server's message. Every request has a timeout.
 """
 
 from __future__ import annotations
@@ -86,16 +86,24 @@ class OpenAIBackend:
             return list(pool.map(lambda c: self._complete(c, n, sampling), conversations))
 
     def _complete(self, conversation: Conversation, n: int, sampling: Sampling) -> list[Completion]:
-        out: list[Completion] = []
-        requests = 0
-        while len(out) < n:
-            requests += 1
-            body = self._body(conversation, n - len(out), sampling, requests)
-            got = self._parse(self._post(body), sampling)
-            if not got:
-                raise BackendError(f"server at {self.base_url} returned no choices for model {self.model!r}")
-            out += got
+        out = self._request(conversation, n, sampling, 1)
+        if len(out) < n:
+            # The server ignores n (transformers serve, some proxies): ask for the rest one by one,
+            # concurrently, so that a batching server can batch them.
+            attempts = range(2, n - len(out) + 2)
+            workers = min(self.concurrency, len(attempts))
+            with ThreadPoolExecutor(workers) as pool:
+                for got in pool.map(lambda k: self._request(conversation, 1, sampling, k), attempts):
+                    out += got
         return out[:n]
+
+    def _request(
+        self, conversation: Conversation, n: int, sampling: Sampling, attempt: int
+    ) -> list[Completion]:
+        got = self._parse(self._post(self._body(conversation, n, sampling, attempt)), sampling)
+        if not got:
+            raise BackendError(f"server at {self.base_url} returned no choices for model {self.model!r}")
+        return got
 
     def _body(self, conversation: Conversation, n: int, sampling: Sampling, attempt: int) -> dict[str, Any]:
         body: dict[str, Any] = {
