@@ -35,6 +35,18 @@ def _short(text: str, limit: int = 1500) -> str:
     return text if len(text) <= limit else "..." + text[-limit:]
 
 
+def _one_line(error: str) -> str:
+    """'ZeroDivisionError: division by zero (<workload>, line 2)' from a traceback."""
+    lines = [ln.strip() for ln in error.strip().splitlines() if ln.strip()]
+    if not lines:
+        return "no error message"
+    where = next((ln for ln in reversed(lines) if ln.startswith('File "')), "")
+    if where:
+        parts = where.split(",")
+        where = f" ({parts[0][5:].strip(chr(34))}, {parts[1].strip()})" if len(parts) > 1 else ""
+    return lines[-1][:300] + where
+
+
 @dataclass
 class _Group:
     """A list of inputs that travels as one pickled blob, with reprs for failure reports."""
@@ -81,7 +93,8 @@ def _entry(task: Task) -> list:
 
 def _failure(header: dict, reprs: list[str] | None = None, **kw: str) -> Failure:
     idx = header.get("index")
-    inp = reprs[idx] if reprs and isinstance(idx, int) and 0 <= idx < len(reprs) else ""
+    inp = reprs[idx] if reprs and isinstance(idx, int) and 0 <= idx < len(reprs) else header.get("input", "")
+    kw.setdefault("got", header.get("got", ""))
     err = header.get("error", "")
     tail = header.get("stdout_tail", "")
     if tail and header.get("status") == "output_exceeded":
@@ -211,7 +224,7 @@ class Sandbox:
             if res["status"] != "ok":
                 raise TaskError(
                     f"task {task.name!r}: the original code fails on its own inputs "
-                    f"({res['status']}): {_short(res.get('error', ''), 400)}"
+                    f"({res['status']}): {_one_line(res.get('error', ''))}"
                 )
             outs = res["outputs"]
             prep.oracle_workload = outs[: len(workload)]
@@ -237,7 +250,7 @@ class Sandbox:
             if res["status"] != "ok" or not blobs:
                 raise TaskError(
                     f"task {task.name!r}: the workload's generate(n, seed) failed "
-                    f"({res['status']}): {_short(res.get('error', ''), 400)}"
+                    f"({res['status']}): {_one_line(res.get('error', ''))}"
                 )
             return _Group(blobs[0], res["reprs"])
         return _Group(pickle.dumps([]), [])
@@ -423,11 +436,43 @@ class Sandbox:
         return n < cfg.min_repeats or (n < cfg.max_repeats and total < cfg.time_budget_s)
 
     def _memory(self, task: Task, prep: _Prepared, code: str, w: Worker) -> dict:
+        """Traced-memory/profile runs (fresh forks), repeated until enough samples, merged.
+
+        The profiling timer fires on the kernel's tick (4 ms at HZ=250), so one short run gives few
+        samples: runs repeat until 100 samples, 1 s of CPU or 20 runs. Peak: the largest; integral and
+        its CPU time: medians; profile counts: summed.
+        """
         job = self._job(
             "call", task, code, memory=True, outputs=False, interval=self.config.profile_interval_s
         )
-        res, _ = self._run(job, self._timing_groups(prep), w)
-        return res if res["status"] == "ok" else {}
+        runs: list[dict] = []
+        while not runs or (
+            sum(r["samples"] for r in runs) < 100
+            and sum(r["memory_cpu"] for r in runs) < 1.0
+            and len(runs) < 20
+        ):
+            res, _ = self._run(job, self._timing_groups(prep), w)
+            if res["status"] != "ok":
+                break
+            runs.append(res)
+        if not runs:
+            return {}
+        lines: dict[tuple, int] = {}
+        funcs: dict[str, int] = {}
+        for r in runs:
+            for fn, ln, c in r["prof_lines"]:
+                lines[(fn, ln)] = lines.get((fn, ln), 0) + c
+            for fn, c in r["prof_funcs"]:
+                funcs[fn] = funcs.get(fn, 0) + c
+        return {
+            "peak_traced": max(r["peak_traced"] for r in runs),
+            "integral_raw": statistics.median(r["integral_raw"] for r in runs),
+            "memory_cpu": statistics.median(r["memory_cpu"] for r in runs),
+            "samples": sum(r["samples"] for r in runs),
+            "runs": len(runs),
+            "prof_lines": [[fn, ln, c] for (fn, ln), c in lines.items()],
+            "prof_funcs": [[fn, c] for fn, c in funcs.items()],
+        }
 
     def _instructions(self, task: Task, code: str) -> int | None:
         from afterburner.sandbox.callgrind import count_instructions
@@ -529,6 +574,7 @@ class _Timed:
             details.update(
                 memory_run_cpu_s=mem.get("memory_cpu"),
                 integral_unscaled=mem["integral_raw"],
+                memory_runs=mem.get("runs"),
                 integral_note="byte-seconds; trapezoid over ITIMER_PROF samples of traced memory, "
                 "time axis rescaled to the median untraced CPU time",
             )

@@ -162,6 +162,17 @@ def _inputs(blobs: list[bytes]) -> list:
     return out
 
 
+def _line_of(co, lasti: int) -> int:
+    """The source line of a bytecode offset (f_lineno is None on some instructions in 3.11)."""
+    last = co.co_firstlineno
+    for start, end, line in co.co_lines():
+        if line is not None and start <= lasti:
+            last = line
+        if start <= lasti < end:
+            break
+    return last
+
+
 class _Sampler:
     """ITIMER_PROF sampler: traced memory over CPU time, and the candidate's stack (profile)."""
 
@@ -191,7 +202,7 @@ class _Sampler:
             if co.co_filename == "<candidate>":
                 name = co.co_qualname
                 if inner:
-                    key = (name, f.f_lineno)
+                    key = (name, f.f_lineno or _line_of(co, f.f_lasti))
                     self.lines[key] = self.lines.get(key, 0) + 1
                     inner = False
                 if name not in seen:
@@ -376,16 +387,24 @@ def _job_replay(job: dict, blobs: list[bytes]) -> _Result:
 def _job_direct(job: dict, blobs: list[bytes]) -> _Result:
     """Fallback: check(candidate) in the candidate's own process (it could tamper with check)."""
     _compile_all(job["parts"])
+    last = {"input": "", "got": ""}
     try:
         fn = _resolve(_load_module(job["parts"]), job["entry"])
         ns = _check_ns(job)
-        ns["check"](fn)
+
+        def watched(*args, **kwargs):
+            last["input"], last["got"] = codec.short_repr((args, kwargs)), ""
+            out = fn(*args, **kwargs)
+            last["got"] = codec.short_repr(out)
+            return out
+
+        ns["check"](watched)
     except _Result:
         raise
     except AssertionError as e:
-        return _Result({"status": "wrong_answer", "error": _exc_info(e)})
+        return _Result({"status": "wrong_answer", "error": _exc_info(e), **last})
     except BaseException as e:
-        return _Result({"status": _exc_status(e), "error": _exc_info(e)})
+        return _Result({"status": _exc_status(e), "error": _exc_info(e), **last})
     return _Result({"status": "ok"})
 
 
@@ -729,6 +748,9 @@ def main(argv: list[str]) -> None:
         os.dup2(null, fd)
     os.close(null)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    import gc
+
+    gc.freeze()  # children do not dirty (copy) every page of ours when their collector runs
     zyg = Zygote(args["--work"], args["--tmp"], args.get("--ns") == "1")
     zyg.serve(rfd, wfd)
 
