@@ -16,10 +16,12 @@ TASK = """\
 name: {name}
 entry_point: f
 code: |
-  def f(x):  # cost=4
+  def f(x):
+      cost = 4
       return x + 1
 reference: |
-  def f(x):  # cost=1
+  def f(x):
+      cost = 1
       return 1 + x
 tests: |
   def check(candidate):
@@ -28,7 +30,7 @@ tests: |
 
 
 def cost(code: str) -> float:
-    return float(re.search(r"cost=(\d+)", code).group(1))
+    return float(re.search(r"cost = (\d+)", code).group(1))
 
 
 class FakeSandbox:
@@ -55,8 +57,8 @@ class FakeSandbox:
         return SimpleNamespace(speedup=s, speedup_ci=(0.97 * s, 1.03 * s), memory_ratio=1.0, a=mk(a), b=mk(b))
 
 
-FAST = "def f(x):  # cost=1\n    return x + 1\n"
-FASTER = "def f(x):  # cost=2\n    return x + 1\n"
+FAST = "def f(x):\n    cost = 1\n    return x + 1\n"
+FASTER = "def f(x):\n    cost = 2\n    return x + 1\n"
 
 
 class FakeOptimize:
@@ -72,7 +74,7 @@ class FakeOptimize:
         rounds = {
             "fast": [FASTER, FAST],
             "same": [task.code, task.code],
-            "wrong": ["def f(x):  # cost=1 WRONG\n    return x\n"] * 2,
+            "wrong": ["def f(x):\n    cost = 1  # WRONG\n    return x\n"] * 2,
         }[strategy]
         return SimpleNamespace(
             status="improved", original_code=task.code, best_code=rounds[-1], rounds=2, stop_reason="max_rounds",
