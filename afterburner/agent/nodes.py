@@ -5,6 +5,7 @@ measure_original -> generate -> evaluate -> select -> (refine -> generate ...) |
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -13,11 +14,12 @@ from typing import Any
 from afterburner.agent.remedies import find_remedies
 from afterburner.agent.state import Candidate, OptimizerState, RunContext
 from afterburner.agent.strategies import score
-from afterburner.errors import TaskError
-from afterburner.measure import Profile
+from afterburner.errors import AfterburnerError, TaskError
 from afterburner.prompts import initial_conversation, refine_conversation, render, render_remedy
 
 __all__ = ["evaluate", "finish", "generate", "measure_original", "refine", "route", "select"]
+
+log = logging.getLogger(__name__)
 
 MAX_FAILURES_SHOWN = 3
 MAX_HISTORY_SHOWN = 4
@@ -42,6 +44,32 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _failure_line(failure: Any) -> str:
+    """A failure in one short line: input, expected, got, and the last line of the error."""
+    if failure is None:
+        return ""
+    error = [ln.strip() for ln in (failure.error or "").splitlines() if ln.strip()]
+    parts = [
+        f"{k} {_one_line(v, 80)}"
+        for k, v in (("input", failure.input), ("expected", failure.expected), ("got", failure.got))
+        if v
+    ]
+    if error:
+        parts.append(_one_line(error[-1], 120))
+    return "; ".join(parts)
+
+
+def _measure_profiled(ctx: RunContext, code: str) -> Any:
+    """Measure with a profile (for the feedback); if profiling itself fails, measure without it."""
+    try:
+        return ctx.sandbox.measure(ctx.task, code, repeats=ctx.settings.repeats, profile=True)
+    except (KeyboardInterrupt, AfterburnerError):
+        raise
+    except Exception as e:  # the profiler is a nice-to-have: the loop goes on without hot lines
+        log.warning("profiling failed (%s: %s); measuring without a profile", type(e).__name__, e)
+        return ctx.sandbox.measure(ctx.task, code, repeats=ctx.settings.repeats, profile=False)
+
+
 def measure_original(state: OptimizerState, runtime: Any) -> dict:
     """Check that the original passes its tests (else there is nothing to preserve), then measure it."""
     ctx = _ctx(runtime)
@@ -51,14 +79,14 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
     if task.code:
         check = ctx.sandbox.check(task, task.code)
         if not check.passed:
-            why = _one_line(check.failure.short() if check.failure else "", 200)
+            why = _failure_line(check.failure)
             raise TaskError(
                 f"the original code fails its own tests ({check.status.value}{': ' + why if why else ''}); "
                 "there is nothing to preserve: fix the code or the tests first"
             )
-        m = ctx.sandbox.measure(task, task.code, repeats=s.repeats, profile=True)
+        m = _measure_profiled(ctx, task.code)
         if not m.ok:
-            why = _one_line(m.failure.short() if m.failure else "", 200)
+            why = _failure_line(m.failure)
             raise TaskError(f"the original code cannot be measured on its workload ({m.status.value}: {why})")
         baseline = m.to_dict()
     return {
@@ -149,6 +177,11 @@ def _evaluate_code(ctx: RunContext, best_code: str, code: str) -> dict:
     return out
 
 
+def _pool_size(sandbox: Any) -> int:
+    size = getattr(getattr(sandbox, "pool", None), "size", None) or getattr(sandbox, "workers", None)
+    return size if isinstance(size, int) and size > 0 else 2
+
+
 def evaluate(state: OptimizerState, runtime: Any) -> dict:
     """Extract each completion's code, merge it into the best module, check and measure in parallel."""
     from afterburner.llm import extract_code, merge_into_module
@@ -174,7 +207,7 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
     unique = sorted({c["code"] for c in cands if c["code"] and "status" not in c})
     results: dict[str, dict] = {}
     if unique:
-        workers = ctx.settings.parallel or min(len(unique), getattr(ctx.sandbox, "workers", None) or 2)
+        workers = ctx.settings.parallel or min(len(unique), _pool_size(ctx.sandbox))
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             futures = {pool.submit(_evaluate_code, ctx, best_code, code): code for code in unique}
             for fut in as_completed(futures):
@@ -225,7 +258,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
     if winner is not None:
         for c in cands:
             c["accepted"] = c["index"] == winner["index"]
-        m = ctx.sandbox.measure(ctx.task, winner["code"], repeats=s.repeats, profile=True)
+        m = _measure_profiled(ctx, winner["code"])
         best = m.to_dict() if m.ok else (winner.get("comparison") or {}).get("b") or winner.get("measurement")
         est = _ratio(_median(state.get("baseline")), _median(best))
         if est is None and winner.get("comparison"):
@@ -345,7 +378,9 @@ def _paper_feedback(c: dict | None) -> tuple[str, str]:
     ).strip()
 
 
-def _profile(d: dict | None) -> Profile | None:
+def _profile(d: dict | None) -> Any:
+    from afterburner.measure import Profile
+
     if not d:
         return None
     return Profile(tuple(d.get("functions", ())), tuple(d.get("lines", ())), int(d.get("samples", 0)))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import afterburner.sandbox  # noqa: F401  (first: importing afterburner.measure first hits an import cycle)
 from afterburner.agent.state import RunContext, Settings
 from afterburner.agent.strategies import Strategy, get_strategy
 from afterburner.errors import BackendError, ConfigError, TaskError
