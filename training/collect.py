@@ -40,9 +40,9 @@ class CollectReport:
         )
 
 
-def trajectory_path(out_dir: str | Path, task: Task) -> Path:
+def trajectory_path(trajectory_dir: str | Path, task: Task) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", task.name).strip("._") or task.fingerprint()
-    return Path(out_dir) / f"{safe}.jsonl"
+    return Path(trajectory_dir) / f"{safe}.jsonl"
 
 
 def _complete(path: Path) -> bool:
@@ -55,7 +55,7 @@ def _complete(path: Path) -> bool:
 
 def collect(
     sources: Sequence[str],
-    out_dir: str | Path,
+    trajectory_dir: str | Path,
     *,
     limit: int | None = None,
     exclude: Sequence[str] = (),
@@ -70,13 +70,13 @@ def collect(
 ) -> CollectReport:
     """Optimize every task of `sources` (problem sets, suite dirs, task files), writing trajectories.
 
-    `optimize_options` go to `afterburner.optimize` (rounds, candidates, patience, goal, ...).
+    `optimize_options` go to `afterburner.optimize` (rounds, candidates, patience, goal, out_dir, ...).
     `progress(task_name, what)` is called as tasks finish.
     """
     import afterburner
     from afterburner.llm import get_backend
 
-    out = Path(out_dir)
+    out = Path(trajectory_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = CollectReport()
     tasks = load_tasks(sources, limit, exclude)

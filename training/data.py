@@ -16,6 +16,7 @@ trajectory lines are skipped and counted (`TrajectoryData.broken_lines`).
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,8 @@ __all__ = [
     "to_dataset",
     "validate_tasks",
 ]
+
+log = logging.getLogger(__name__)
 
 _TASK_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -58,8 +61,12 @@ def load_tasks(sources: Sequence[str], limit: int | None = None, exclude: Iterab
     for source in sources:
         p = Path(source)
         if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.suffix in _TASK_FILE_SUFFIXES)
-            found = [load_task_file(f) for f in files]
+            found = []
+            for f in sorted(f for f in p.iterdir() if f.suffix in _TASK_FILE_SUFFIXES):
+                try:
+                    found.append(load_task_file(f))
+                except TaskError as e:  # one broken file does not sink the set: say so, keep the rest
+                    log.warning("skipped %s: %s", f, e)
         elif p.name.endswith((".jsonl", ".jsonl.gz")):
             found = [_with_timing_inputs(t) for t in load_problem_set(p, with_solution=True)]
         elif p.suffix in _TASK_FILE_SUFFIXES:

@@ -37,12 +37,12 @@ def dpo_dataset(cfg: TrainConfig) -> tuple[Any, dict]:
 
 def train_dpo(cfg: TrainConfig, output_dir: str | None = None) -> Path:
     """Run DPO as configured; returns the output directory (a LoRA adapter by default)."""
+    out = output_dir or cfg.output_dir
+    dataset, report = dpo_dataset(cfg)  # check the data before loading anything heavy
     from trl import DPOConfig, DPOTrainer
 
     from training.common import finish, load_policy, step_callback, trl_kwargs
 
-    out = output_dir or cfg.output_dir
-    dataset, report = dpo_dataset(cfg)
     model, tokenizer, peft_config = load_policy(cfg)
     args = DPOConfig(**trl_kwargs(cfg, DPOConfig, out, beta=cfg.dpo_beta, max_length=cfg.max_length))
     stats = step_callback()

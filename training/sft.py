@@ -41,12 +41,12 @@ def sft_dataset(cfg: TrainConfig, sandbox: Any = None) -> tuple[Any, dict]:
 
 def train_sft(cfg: TrainConfig, output_dir: str | None = None) -> Path:
     """Run SFT as configured; returns the output directory (a LoRA adapter by default)."""
+    out = output_dir or cfg.output_dir
+    dataset, report = sft_dataset(cfg)  # check the data before loading anything heavy
     from trl import SFTConfig, SFTTrainer
 
     from training.common import finish, load_policy, step_callback, trl_kwargs
 
-    out = output_dir or cfg.output_dir
-    dataset, report = sft_dataset(cfg)
     model, tokenizer, peft_config = load_policy(cfg)
     args = SFTConfig(**trl_kwargs(cfg, SFTConfig, out, max_length=cfg.max_length))
     stats = step_callback()
