@@ -65,7 +65,7 @@ def load_tasks(sources: Sequence[str], limit: int | None = None, exclude: Iterab
             for f in sorted(f for f in p.iterdir() if f.suffix in _TASK_FILE_SUFFIXES):
                 try:
                     found.append(load_task_file(f))
-                except TaskError as e:  # one broken file does not sink the set: say so, keep the rest
+                except TaskError as e:  # noqa: PERF203 - one broken file does not sink the set: say so, keep the rest
                     log.warning("skipped %s: %s", f, e)
         elif p.name.endswith((".jsonl", ".jsonl.gz")):
             found = [_with_timing_inputs(t) for t in load_problem_set(p, with_solution=True)]
