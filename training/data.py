@@ -19,6 +19,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -80,24 +81,33 @@ def load_tasks(sources: Sequence[str], limit: int | None = None, exclude: Iterab
     return tasks
 
 
-def validate_tasks(tasks: Sequence[Task], sandbox: Any) -> tuple[list[Task], list[tuple[str, str]]]:
-    """Keep the tasks whose starting code (or reference) passes their own tests; report the others."""
-    kept: list[Task] = []
-    excluded: list[tuple[str, str]] = []
-    for task in tasks:
+def validate_tasks(
+    tasks: Sequence[Task], sandbox: Any, threads: int = 4
+) -> tuple[list[Task], list[tuple[str, str]]]:
+    """Keep the tasks whose starting code (or reference) passes their own tests; report the others.
+
+    The checks run in `threads` parallel calls (the sandbox is thread-safe); the order is kept.
+    """
+
+    def why_not(task: Task) -> str | None:
         code = task.code or task.reference
         if not code:
-            excluded.append((task.name, "no starting code and no reference to check"))
-            continue
+            return "no starting code and no reference to check"
         if not task.has_tests:
-            excluded.append((task.name, "no tests"))
-            continue
-        result = sandbox.check(task, code)
+            return "no tests"
+        try:
+            result = sandbox.check(task, code)
+        except TaskError as e:  # the sandbox could not even prepare the task (its oracle fails, ...)
+            return str(e)
         if result.passed:
-            kept.append(task)
-        else:
-            why = result.failure.short(200) if result.failure else ""
-            excluded.append((task.name, f"its own code fails its tests ({result.status}) {why}".strip()))
+            return None
+        detail = result.failure.short(200) if result.failure else ""
+        return f"its own code fails its tests ({result.status}) {detail}".strip()
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        verdicts = list(pool.map(why_not, tasks))
+    kept = [t for t, v in zip(tasks, verdicts, strict=True) if v is None]
+    excluded = [(t.name, v) for t, v in zip(tasks, verdicts, strict=True) if v is not None]
     return kept, excluded
 
 

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from afterburner.errors import ConfigError, SandboxError
+from afterburner.errors import ConfigError, SandboxError, TaskError
 from afterburner.task import Task
 
 __all__ = [
@@ -276,8 +276,8 @@ class _SandboxReward:
                     metric=self.metric,
                     interleaved=self.interleaved,
                 )
-            except SandboxError as e:  # our fault, not the candidate's: score nothing, keep training
-                log.warning("sandbox failed on a completion for %s: %s", tasks[i].name, e)
+            except (SandboxError, TaskError) as e:  # not the candidate's fault: score nothing, keep training
+                log.warning("no reward for a completion of %s: %s", tasks[i].name, e)
                 return None
 
         threads = max(1, min(len(texts), self.workers or os.cpu_count() or 1))
