@@ -133,9 +133,9 @@ def test_replayed_reference_gets_full_marks(suite, tmp_path, capsys):
         agg = data["aggregates"][strategy]
         assert agg["n"] == 2 and agg["pass_at_1"] == 1.0
         assert agg["time_pct"] == 100.0 and agg["integral_pct"] == 100.0
-        # count_pairs' reference keeps a Counter: more peak memory than its starting code's two loops, so it
-        # is as good as 1 of the 2 known solutions in memory: (1/2 + 2/2) / 2 tasks
-        assert agg["memory_pct"] == 75.0
+        # in memory the final code is the reference (share >= 1/2 per task); whether it also beats the starting
+        # code is for the measurement to say (count_pairs' reference keeps a Counter)
+        assert agg["memory_pct"] >= 50.0
         assert (
             agg["significant_rate"] == 1.0 and agg["geomean_speedup"] > 1.5
         )  # the references are much faster
