@@ -82,6 +82,18 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            value, default = getattr(self, f.name), f.default
+            if default is dataclasses.MISSING or default is None or value is None:
+                continue
+            want = float if isinstance(default, float) else type(default)
+            ok = (
+                isinstance(value, int | float) and not isinstance(value, bool)
+                if want is float
+                else (isinstance(value, want) and (want is bool or not isinstance(value, bool)))
+            )
+            if not ok and not (f.name == "lora_target_modules" and isinstance(value, list)):
+                raise ConfigError(f"{f.name} must be {want.__name__}, not {value!r}")
         if self.reward not in REWARDS:
             raise ConfigError(f"reward {self.reward!r} is not one of {', '.join(REWARDS)}")
         if self.advantage not in ADVANTAGES:

@@ -143,6 +143,8 @@ def test_config_overrides_and_validation():
         load_config(CONFIGS / "tiny_cpu.yaml", {"num_generations": 3})
     with pytest.raises(ConfigError, match="advantage"):
         load_config(None, {"advantage": "whiten"})
+    with pytest.raises(ConfigError, match="max_steps must be int"):
+        load_config(None, {"max_steps": "ten"})
     with pytest.raises(ConfigError, match="key=value"):
         parse_overrides(["max_steps"])
 
