@@ -1,0 +1,100 @@
+"""The shipped suites (benchmarks/suites/dev, smoke) and examples/ are well-formed (no code is run)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from afterburner.task import load_target, load_task_file, parse_entry_point
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITES = ROOT / "benchmarks" / "suites"
+DEV = sorted((SUITES / "dev").glob("*.yaml"))
+SMOKE = sorted((SUITES / "smoke").glob("*.yaml"))
+EXAMPLES = ROOT / "examples"
+EXAMPLE_NAMES = sorted(p.name.removesuffix("_workload.py") for p in EXAMPLES.glob("*_workload.py"))
+
+KINDS = {"asymptotic", "constant-factor", "memory"}
+DIFFICULTIES = {"Easy", "Medium", "Hard"}
+
+
+def _methods(source: str, cls: str) -> set[str]:
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            return {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+    return set()
+
+
+def _functions(source: str) -> set[str]:
+    return {n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)}
+
+
+def test_the_dev_suite_has_forty_tasks_and_the_smoke_suite_a_few():
+    assert len(DEV) >= 40
+    assert 3 <= len(SMOKE) <= 4
+
+
+@pytest.mark.parametrize("path", DEV + SMOKE, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_suite_task_is_complete(path):
+    task = load_task_file(path)
+    assert task.name == path.stem
+    cls, instantiate, method = parse_entry_point(task.entry_point)
+    assert instantiate and method, "LeetCode tasks call a method of a fresh Solution()"
+    for label, source in (("code", task.code), ("reference", task.reference)):
+        assert source, f"no {label}"
+        assert method in _methods(source, cls), f"{label} lacks {cls}.{method}"
+    assert task.code.strip() != task.reference.strip()
+    assert "check" in _functions(task.check_source)
+    assert "generate" in _functions(task.workload_source)
+    assert task.sizes and all(n >= 0 for n in task.sizes)
+    assert task.description.strip() and "import" in task.prelude
+    meta = task.metadata
+    assert "LeetCodeDataset" in meta["source"] and "MIT" in meta["license"]
+    assert meta["difficulty"] in DIFFICULTIES
+    assert meta["inefficiency"] in KINDS
+    assert isinstance(meta["question_id"], int)
+
+
+def test_the_dev_suite_mixes_difficulties_and_kinds_of_inefficiency():
+    metas = [load_task_file(p).metadata for p in DEV]
+    assert {m["difficulty"] for m in metas} == DIFFICULTIES
+    assert {m["inefficiency"] for m in metas} == KINDS
+    assert len({m["question_id"] for m in metas}) == len(metas), "a problem is in the suite twice"
+
+
+def test_smoke_tasks_are_copies_of_dev_tasks_with_smaller_sizes():
+    dev = {p.stem: load_task_file(p) for p in DEV}
+    for path in SMOKE:
+        task = load_task_file(path)
+        assert task.name in dev
+        original = dev[task.name]
+        assert (task.code, task.reference, task.check_source) == (
+            original.code,
+            original.reference,
+            original.check_source,
+        )
+        assert max(task.sizes) < max(original.sizes)
+
+
+def test_there_are_at_least_six_examples():
+    assert len(EXAMPLE_NAMES) >= 6
+    assert "duplicates" in EXAMPLE_NAMES
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_every_example_has_its_four_files(name):
+    source = (EXAMPLES / f"{name}.py").read_text()
+    (node,) = (n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name[0] != "_")
+    func = node.name
+    assert ast.get_docstring(node), "the slow function says what it does"
+    task = load_target(
+        f"{EXAMPLES / name}.py::{func}",
+        tests=EXAMPLES / f"{name}_tests.py",
+        workload=EXAMPLES / f"{name}_workload.py",
+    )
+    assert task.sizes, "the workload file defines SIZES"
+    fast = (EXAMPLES / f"{name}_fast.py").read_text()
+    assert func in _functions(fast)
+    assert fast.strip() != source.strip()
