@@ -122,6 +122,7 @@ def write_plots(report: BenchReport) -> dict[str, str]:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator, ScalarFormatter
     except ImportError:
         return {}
     from afterburner.bench.runner import group_label
@@ -134,7 +135,7 @@ def write_plots(report: BenchReport) -> dict[str, str]:
         fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(tasks) * max(1, len(labels))), 4))
         width = 0.8 / max(1, len(labels))
         for j, label in enumerate(labels):
-            ys = []
+            ys, lo, hi = [], [], []
             for t in tasks:
                 rec = next(
                     (
@@ -144,15 +145,22 @@ def write_plots(report: BenchReport) -> dict[str, str]:
                     ),
                     None,
                 )
-                ys.append(rec.final.geo_speedup() if rec else math.nan)
-            ax.bar([i + j * width for i in range(len(tasks))], ys, width, label=label)
+                y = rec.final.geo_speedup() if rec else math.nan
+                ci = rec.final.speedup_ci if rec and rec.final.correct and rec.final.speedup_ci else (y, y)
+                ys.append(y)
+                lo.append(max(0.0, y - ci[0]))
+                hi.append(max(0.0, ci[1] - y))
+            xs = [i + j * width for i in range(len(tasks))]
+            ax.bar(xs, ys, width, label=label, yerr=[lo, hi], capsize=2, error_kw={"lw": 0.8})
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
         ax.set_xticks(
             [i + 0.4 - width / 2 for i in range(len(tasks))], tasks, rotation=60, ha="right", fontsize=7
         )
-        ax.set_ylabel("speedup over the starting code (median CPU)")
-        ax.set_title(f"{report.suite.name}: final speedup per task (failures = 1.0)")
+        ax.set_ylabel("speedup (median CPU, 95% CI)")
+        ax.set_title(f"{report.suite.name}: final speedup over the starting code (failures = 1.0)")
         ax.legend(fontsize=8)
         fig.tight_layout()
         path = report.out_dir / "speedups.png"
@@ -161,7 +169,7 @@ def write_plots(report: BenchReport) -> dict[str, str]:
         files["speedups_plot"] = str(path)
     if any(report.curves.values()):
         metrics = [
-            ("pass_at_1", "pass@1", 100),
+            ("pass_at_1", "pass@1 %", 100),
             ("significant_rate", "≥1.1x significant %", 100),
             ("geomean_speedup", "geomean speedup", 1),
             ("time_pct", "Time %", 1),
@@ -175,6 +183,7 @@ def write_plots(report: BenchReport) -> dict[str, str]:
                 ax.plot(xs, [scale * getattr(a, attr) for a in curve], marker="o", label=label)
             ax.set_title(title)
             ax.set_xlabel("round")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.flat[0].legend(fontsize=8)
         fig.suptitle(f"{report.suite.name}: metrics of the best code after each round")
         fig.tight_layout()

@@ -49,7 +49,7 @@ class BenchSettings:
     backend: str = "transformers"
     rounds: int | None = None  # None: the strategy's default
     candidates: int | None = None
-    repeats: int | None = None  # timing repeats of the benchmark's own comparisons (None: the sandbox's)
+    repeats: int | None = None  # timing repeats of every measurement, the optimizer's too (None: adaptive)
     min_gain: float = 0.05
     workers: int = 1
     threshold: float = DEFAULT_THRESHOLD  # the significant-speedup bar
@@ -342,6 +342,7 @@ def _run_one(
             rounds=settings.rounds,
             candidates=settings.candidates,
             min_gain=settings.min_gain,
+            repeats=settings.repeats,
             sandbox=sandbox,
             trajectory=str(traj),
             out_dir=str(out / "runs"),

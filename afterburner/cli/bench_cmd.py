@@ -41,7 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output folder (default: bench-runs/SUITE-TIMESTAMP)")
     p.add_argument("--resume", action="store_true", help="continue --out, skipping finished records")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
-    p.add_argument("--repeats", type=int, default=None, help="timing repeats of the benchmark's comparisons")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timing repeats of every measurement (default: the sandbox's adaptive count)",
+    )
     p.add_argument("--min-speedup", type=float, default=1.1, help="the significant-speedup bar (default 1.1)")
     p.add_argument(
         "--with-solution", action="store_true", help="problem sets: start from the reference solution"
