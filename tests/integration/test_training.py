@@ -167,3 +167,18 @@ def test_stage_two_continues_the_stage_one_adapter(tiny_model_dir, tmp_path, mon
     )
     cfg = json.loads((stage2 / "adapter_config.json").read_text())
     assert Path(cfg["base_model_name_or_path"]) == Path(tiny_model_dir)
+
+
+def test_full_fine_tuning_writes_a_model_directory_optimize_can_load(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "full"
+    args = [
+        f"model={tiny_model_dir}",
+        "lora=false",
+        "max_steps=1",
+        "tasks=[tests/data/train_tasks/sum_squares.yaml]",
+    ]
+    assert main(["train", "grpo", "--config", str(CONFIG), "--output-dir", str(out), *args]) == 0
+    assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
+    assert not (out / "adapter_config.json").exists()
+    _optimize_with(out, tmp_path)

@@ -14,6 +14,9 @@ import re
 
 import pytest
 
+import afterburner.sandbox  # noqa: F401 - first: importing afterburner.measure alone is circular (see report)
+
+# isort: split
 from afterburner.errors import SandboxError
 from afterburner.measure import Measurement, summarize
 from afterburner.sandbox.result import CheckResult, Status
