@@ -45,3 +45,14 @@ def test_importing_the_llm_package_loads_nothing_heavy():
     code = "import afterburner.llm, sys; print(sorted(m for m in ('torch', 'transformers', 'vllm', 'httpx', 'openai') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_vllm_missing_says_how_to_get_it():
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("vllm is installed here")
+    with pytest.raises(BackendError, match=r"make-vllm-venv\.sh"):
+        get_backend("vllm")
