@@ -319,8 +319,8 @@ class WorkerPool:
         if self._closed:
             return
 
-    def stray_processes(self) -> list[int]:
-        """Host pids of processes left behind by candidates (descendants of the zygotes): should be none."""
+    def _process_trees(self) -> list[tuple[int | None, list[int]]]:
+        """Per worker: the zygote's host pid and the pids below it (candidate leftovers)."""
         children: dict[int, list[int]] = {}
         cmd: dict[int, bytes] = {}
         for name in os.listdir("/proc"):
@@ -336,13 +336,13 @@ class WorkerPool:
 
         def below(pid: int) -> list[int]:
             out, todo = [], list(children.get(pid, ()))
-            while todo:
+            while todo:  # ancestors are always found before their descendants
                 p = todo.pop()
                 out.append(p)
                 todo.extend(children.get(p, ()))
             return out
 
-        strays = []
+        trees = []
         for w in self._workers:
             if w is None:
                 continue
@@ -352,9 +352,16 @@ class WorkerPool:
                 for p in tree
                 if WORKER.name.encode() in cmd.get(p, b"") and not cmd[p].split(b"\0")[0].endswith(b"bwrap")
             ]
-            if zygotes:
-                strays.extend(below(zygotes[0]))  # ancestors come first in the walk
-        return strays
+            trees.append((zygotes[0], below(zygotes[0])) if zygotes else (None, []))
+        return trees
+
+    def stray_processes(self) -> list[int]:
+        """Host pids of processes left behind by candidates (descendants of the zygotes): should be none."""
+        return [p for _, below in self._process_trees() for p in below]
+
+    def zygote_pids(self) -> list[int]:
+        """Host pids of the warm workers (for benchmarks: their CPU time in /proc)."""
+        return [z for z, _ in self._process_trees() if z is not None]
 
     def close(self) -> None:
         with self._lock:

@@ -421,7 +421,7 @@ class Sandbox:
                 n += 1
             if timed.status is not Status.PASSED:
                 return timed.failed()
-            mem = self._memory(task, prep, code, w)
+            mem = self._memory(task, prep, code, w, profile)
         m = timed.measurement(mem, chk, code, profile=profile)
         if instructions:
             from dataclasses import replace
@@ -435,19 +435,20 @@ class Sandbox:
         cfg = self.config
         return n < cfg.min_repeats or (n < cfg.max_repeats and total < cfg.time_budget_s)
 
-    def _memory(self, task: Task, prep: _Prepared, code: str, w: Worker) -> dict:
+    def _memory(self, task: Task, prep: _Prepared, code: str, w: Worker, profile: bool = False) -> dict:
         """Traced-memory/profile runs (fresh forks), repeated until enough samples, merged.
 
         The profiling timer fires on the kernel's tick (4 ms at HZ=250), so one short run gives few
-        samples: runs repeat until 100 samples, 1 s of CPU or 20 runs. Peak: the largest; integral and
-        its CPU time: medians; profile counts: summed.
+        samples: with `profile`, runs repeat until 100 samples, 1 s of CPU or 20 runs (else one run).
+        Peak: the largest; integral and its CPU time: medians; profile counts: summed.
         """
         job = self._job(
             "call", task, code, memory=True, outputs=False, interval=self.config.profile_interval_s
         )
         runs: list[dict] = []
         while not runs or (
-            sum(r["samples"] for r in runs) < 100
+            profile
+            and sum(r["samples"] for r in runs) < 100
             and sum(r["memory_cpu"] for r in runs) < 1.0
             and len(runs) < 20
         ):
