@@ -208,7 +208,8 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
     results: dict[str, dict] = {}
     if unique:
         workers = ctx.settings.parallel or min(len(unique), _pool_size(ctx.sandbox))
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        try:
             futures = {pool.submit(_evaluate_code, ctx, best_code, code): code for code in unique}
             for fut in as_completed(futures):
                 code = futures[fut]
@@ -223,6 +224,10 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
                             acceptable=results[code]["acceptable"],
                             speedup=(results[code]["comparison"] or {}).get("speedup"),
                         )
+        except BaseException:  # Ctrl-C or a sandbox fault: do not wait for the other candidates
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     for c in cands:
         if c["code"] in results and "status" not in c:
             c.update(results[c["code"]])

@@ -163,3 +163,24 @@ def test_interrupt_then_resume_continues_the_same_run(task, tmp_path):
     assert [r["type"] for r in traj.records].count("run") == 2
     assert [s["round"] for s in traj.steps] == [1, 1, 2, 2, 3, 3]
     assert [e["status"] for e in traj.of_type("end")] == ["interrupted", "improved"]
+
+
+def test_interrupt_while_evaluating_resumes_without_asking_the_model_again(task, tmp_path):
+    def stop_on_first_evaluation(name, data):
+        if name == "candidate_evaluated":
+            raise KeyboardInterrupt
+
+    opt = Optimizer(
+        backend="scripted",
+        replies=[FAST, SLOWER],
+        sandbox=FakeSandbox(),
+        out_dir=tmp_path,
+        candidates=2,
+        rounds=1,
+    )
+    res = opt.run(task, on_event=stop_on_first_evaluation)
+    assert res.status == "interrupted" and res.best_code == ORIGINAL and res.llm_calls == 1
+    opt2 = Optimizer(backend="scripted", replies=["unused"], sandbox=FakeSandbox(), out_dir=tmp_path)
+    res2 = opt2.run(resume=res.run_id)
+    assert opt2._get_backend().calls == []  # round 1's completions came from the checkpoint
+    assert res2.status == "improved" and "# speed: 4" in res2.best_code and res2.rounds == 1
