@@ -130,7 +130,7 @@ def print_table(rows: list[Row], file=sys.stdout) -> None:
         interval = f"[{_fmt(r.ci_low, '.1f')}, {_fmt(r.ci_high, '.1f')}]"
         print(
             f"{r.task:<{width}}  {_fmt(r.naive_ms, '9.1f')}  {_fmt(r.reference_ms, '8.2f')}  "
-            f"{_fmt(r.speedup, '7.1f')}x  {interval:>17}  {_fmt(r.memory_ratio, '5.2f')}  "
+            f"{_fmt(r.speedup, '7.1f')}x  {interval:>17}  {_fmt(r.memory_ratio, '5.2g')}  "
             f"{'yes' if r.ok else 'NO'}{'  ' + r.note if r.note else ''}",
             file=file,
         )

@@ -1105,7 +1105,7 @@ def generate(n, seed):
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(-(10**4), 10**4) for _ in range(n)], "k": max(1, n // 2)}
 ''',
-        sizes=[8000],
+        sizes=[6500],
         small=[1, 2, 3, 6, 11],
     ),
     dict(
