@@ -35,6 +35,10 @@ def _median(m: dict | None) -> float | None:
     return x if isinstance(x, int | float) and math.isfinite(x) and x > 0 else None
 
 
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
 def _ratio(num: float | None, den: float | None) -> float | None:
     return num / den if num is not None and den else None
 
@@ -306,7 +310,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             best_speedup=best_speedup,
             speedup_vs_previous=(winner.get("comparison") or {}).get("speedup"),
         )
-    correct = [c for c in cands if c.get("comparison")]
+    correct = [c for c in cands if _finite((c.get("comparison") or {}).get("speedup"))]
     top = max(correct, key=lambda c: _candidate_score(c, s.goal)) if correct else None
     history = [
         *state.get("history", []),
