@@ -438,19 +438,21 @@ class Sandbox:
     def _memory(self, task: Task, prep: _Prepared, code: str, w: Worker, profile: bool = False) -> dict:
         """Traced-memory/profile runs (fresh forks), repeated until enough samples, merged.
 
-        The profiling timer fires on the kernel's tick (4 ms at HZ=250), so one short run gives few
-        samples: with `profile`, runs repeat until 100 samples, 1 s of CPU or 20 runs (else one run).
-        Peak: the largest; integral and its CPU time: medians; profile counts: summed.
+        The profiling timer fires on the kernel's tick (4 ms of CPU at HZ=250), so a short run gets few
+        samples: runs repeat until 20 samples (100 with `profile`), 1 s of CPU or 40 runs (200). Samples are
+        equally spaced in CPU time, so the trapezoid rule reduces to mean x duration; pooling the samples
+        of all runs, the integral is (mean sampled traced memory) x (median untraced CPU time of a run).
+        Peak: the largest of the runs; profile counts: summed.
         """
         job = self._job(
             "call", task, code, memory=True, outputs=False, interval=self.config.profile_interval_s
         )
+        want = 100 if profile else 20
         runs: list[dict] = []
         while not runs or (
-            profile
-            and sum(r["samples"] for r in runs) < 100
+            sum(r["samples"] for r in runs) < want
             and sum(r["memory_cpu"] for r in runs) < 1.0
-            and len(runs) < 20
+            and len(runs) < (200 if profile else 40)
         ):
             res, _ = self._run(job, self._timing_groups(prep), w)
             if res["status"] != "ok":
@@ -458,6 +460,7 @@ class Sandbox:
             runs.append(res)
         if not runs:
             return {}
+        recorded = sum(r["recorded"] for r in runs)
         lines: dict[tuple, int] = {}
         funcs: dict[str, int] = {}
         for r in runs:
@@ -467,6 +470,7 @@ class Sandbox:
                 funcs[fn] = funcs.get(fn, 0) + c
         return {
             "peak_traced": max(r["peak_traced"] for r in runs),
+            "mem_mean": sum(r["mem_sum"] for r in runs) / recorded if recorded else None,
             "integral_raw": statistics.median(r["integral_raw"] for r in runs),
             "memory_cpu": statistics.median(r["memory_cpu"] for r in runs),
             "samples": sum(r["samples"] for r in runs),
@@ -478,8 +482,7 @@ class Sandbox:
     def _instructions(self, task: Task, code: str) -> int | None:
         from afterburner.sandbox.callgrind import count_instructions
 
-        prep = self._prepare(task)
-        return count_instructions(task, code, self._timing_groups(prep), self.config)
+        return count_instructions(self, task, code, self._timing_groups(self._prepare(task)))
 
     def compare(
         self, task: Task, code_a: str, code_b: str, repeats: int | None = None, min_gain: float = 0.05
@@ -570,14 +573,14 @@ class _Timed:
         }
         integral = None
         if mem:
-            scale = cpu.median / mem["memory_cpu"] if mem.get("memory_cpu") else 1.0
-            integral = mem["integral_raw"] * scale
+            if mem.get("mem_mean") is not None:
+                integral = mem["mem_mean"] * cpu.median
             details.update(
-                memory_run_cpu_s=mem.get("memory_cpu"),
-                integral_unscaled=mem["integral_raw"],
                 memory_runs=mem.get("runs"),
-                integral_note="byte-seconds; trapezoid over ITIMER_PROF samples of traced memory, "
-                "time axis rescaled to the median untraced CPU time",
+                memory_samples=mem.get("samples"),
+                mean_traced_bytes=mem.get("mem_mean"),
+                integral_note="byte-seconds: mean traced memory (tracemalloc, sampled every profiling "
+                "tick over all memory runs) x median CPU time of the untraced runs",
             )
         return Measurement(
             Status.PASSED,

@@ -278,6 +278,8 @@ def _job_call(job: dict, blobs: list[bytes]) -> _Result:
     out.update(
         peak_traced=max(0, peak),
         integral_raw=max(0.0, integral),
+        mem_sum=float(sum(sampler.m[: sampler.i])),
+        recorded=sampler.i,
         memory_cpu=cpu1 - cpu0,
         samples=sampler.samples,
         prof_lines=[[k[0], k[1], v] for k, v in sampler.lines.items()],
@@ -448,7 +450,8 @@ def _set_limits(lim: dict) -> None:
 
 
 def _child(job: dict, blobs: list[bytes], res_w: int, out_w: int, workdir: str) -> None:
-    os.setsid()
+    with contextlib.suppress(OSError):  # already a session leader in --oneshot mode
+        os.setsid()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
     devnull = os.open("/dev/null", os.O_RDONLY)
@@ -783,6 +786,13 @@ def main(argv: list[str]) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # the candidate cannot open /proc/<us>/fd or ptrace us
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come to us: we reap them and count their CPU
+    if args.get("--oneshot") == "1":  # one job in this very process (callgrind): result on stdout
+        header, blobs = read_msg(0)
+        res_w = os.dup(1)
+        null = os.open("/dev/null", os.O_WRONLY)
+        os.makedirs(args["--work"], exist_ok=True)
+        _child(header["job"], blobs, res_w, null, args["--work"])
+        os._exit(0)
     rfd, wfd = os.dup(0), os.dup(1)
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):

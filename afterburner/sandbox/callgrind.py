@@ -1,0 +1,123 @@
+"""Deterministic cost: instructions executed by one run of the workload, counted by callgrind.
+
+Off by default (``measure(..., instructions=True)``): valgrind makes Python 50-100x slower. The run is
+a fresh process (not a warm worker) inside the same sandbox, with PYTHONHASHSEED=0. It is done twice,
+with the workload and with no inputs at all; the difference is the count of the workload's calls and
+of serializing their outputs, without interpreter start-up and module execution. The count is read
+from callgrind's output file, which the sandbox user could in principle overwrite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import warnings
+from typing import Any
+
+from afterburner.sandbox.pool import WORKER, _bwrap_prefix, _env, _is_root, _make_hostdir, isolation_mode
+from afterburner.sandbox.worker import pack_msg
+
+_TOTAL = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.M)
+
+
+def count_instructions(sb: Any, task: Any, code: str, groups: list) -> int | None:
+    """Ir of the workload (with inputs) minus Ir of the same run without inputs; None if unavailable."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        warnings.warn(
+            "instruction counts need valgrind (not found): install valgrind", RuntimeWarning, stacklevel=3
+        )
+        return None
+    total = _one_run(sb, task, code, [g.blob for g in groups], valgrind)
+    base = _one_run(sb, task, code, [pickle.dumps([])], valgrind)
+    if total is None or base is None:
+        return None
+    return max(0, total - base)
+
+
+def _one_run(sb: Any, task: Any, code: str, blobs: list[bytes], valgrind: str) -> int | None:
+    cfg = sb.config
+    wall = min(1800.0, max(120.0, 100 * cfg.timeout_s))
+    job = sb._job("call", task, code, outputs=False)
+    job["wall_s"] = wall
+    job["limits"] = dict(job["limits"], cpu_s=int(wall) + 1, as_bytes=None)
+    hostdir = _make_hostdir(cfg)
+    ids = ["--uid", str(cfg.sandbox_uid), "--gid", str(cfg.sandbox_uid)] if _is_root() else []
+    if isolation_mode(cfg) == "bwrap":
+        out_file, work, tmp = "/tmp/callgrind.out", "/tmp/work", "/tmp"
+        prefix = _bwrap_prefix(hostdir)
+    else:
+        out_file, work, tmp = os.path.join(hostdir, "callgrind.out"), os.path.join(hostdir, "work"), hostdir
+        prefix = []
+    cmd = [
+        *prefix,
+        valgrind,
+        "--tool=callgrind",
+        f"--callgrind-out-file={out_file}",
+        "--quiet",
+        sys.executable,
+        "-s",
+        "-P",
+        str(WORKER),
+        *ids,
+        "--work",
+        work,
+        "--tmp",
+        tmp,
+        "--oneshot",
+        "1",
+    ]
+    env = _env(work)
+    env["PYTHONHASHSEED"] = "0"
+    # valgrind starts before the worker drops its uid: its own temp files go to a dir it owns
+    os.makedirs(os.path.join(hostdir, "vg"), mode=0o700)
+    # callgrind opens its output at start (as root without capabilities) and writes it at exit (as the
+    # sandbox user): a file both may write
+    out_host = os.path.join(hostdir, "callgrind.out")
+    with open(out_host, "wb"):
+        pass
+    os.chmod(out_host, 0o666)
+    if _is_root():
+        os.chown(out_host, cfg.sandbox_uid, cfg.sandbox_uid)
+    env["TMPDIR"] = os.path.join(tmp, "vg")
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            out, _ = proc.communicate(pack_msg({"job": job}, blobs), timeout=wall + 30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return None
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            (n,) = struct.unpack_from("<I", out, 0)
+            header = json.loads(out[4 : 4 + n])
+        except (struct.error, ValueError):
+            return None
+        if header.get("status") != "ok":
+            return None
+        try:
+            with open(os.path.join(hostdir, "callgrind.out"), "rb") as f:
+                m = _TOTAL.search(f.read())
+        except OSError:
+            return None
+        return int(m.group(1)) if m else None
+    finally:
+        shutil.rmtree(hostdir, ignore_errors=True)

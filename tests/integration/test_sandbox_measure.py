@@ -1,0 +1,107 @@
+"""Sandbox.check / measure / compare on real code: the numbers a user relies on."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from afterburner.sandbox import Sandbox, SandboxConfig, Status
+from afterburner.task import Case, Task
+
+pytestmark = pytest.mark.integration
+
+SLOW = "def f(xs):\n    out = []\n    for x in xs:\n        if x not in out:\n            out.append(x)\n    return sorted(out)\n"
+FAST = "def f(xs):\n    return sorted(set(xs))\n"
+GEN = "import random\ndef generate(n, seed):\n    r = random.Random(seed)\n    return ([r.randrange(n) for _ in range(n)],), {}\n"
+
+
+def task(**kw) -> Task:
+    base = dict(
+        name="dedup",
+        entry_point="f",
+        code=SLOW,
+        workload_source=GEN,
+        sizes=(1000,),
+        check_source="def check(candidate):\n    assert candidate([3, 1, 3]) == [1, 3]\n",
+    )
+    base.update(kw)
+    return Task(**base)
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with Sandbox(SandboxConfig(max_repeats=10), workers=2) as s:
+        yield s
+
+
+def test_a_different_but_valid_answer_passes_check_tests_by_replay(sb):
+    t = task(
+        code="def f(xs):\n    return sorted(set(xs))\n",
+        check_source="def check(candidate):\n    assert set(candidate([3, 1, 3])) == {1, 3}\n",
+        workload_source=None,
+        sizes=(),
+    )
+    r = sb.check(t, "def f(xs):\n    return sorted(set(xs), reverse=True)\n")
+    assert r.passed and r.details["check_mode"] == "replay"
+
+
+def test_check_tests_that_depend_on_answers_fall_back_to_direct_mode(sb):
+    t = task(
+        check_source="def check(candidate):\n    a = candidate([3, 1])\n    assert candidate(a + [1]) == [1, 3]\n",
+        workload_source=None,
+        sizes=(),
+    )
+    r = sb.check(t, "def f(xs):\n    return sorted(set(xs), reverse=True)\n")
+    assert r.status is Status.WRONG_ANSWER and r.details["check_mode"] == "direct"
+
+
+def test_workload_outputs_are_checked_against_the_original(sb):
+    wrong_on_big = "def f(xs):\n    return sorted(set(xs)) if len(xs) < 100 else []\n"
+    r = sb.check(task(), wrong_on_big)
+    assert r.status is Status.WRONG_ANSWER and "workload" in r.failure.error
+
+
+def test_check_many_runs_in_parallel_and_keeps_order(sb):
+    results = sb.check_many(task(), [FAST, "def f(xs):\n    return xs\n", SLOW, "def f(:\n"])
+    assert [r.status for r in results] == [
+        Status.PASSED,
+        Status.WRONG_ANSWER,
+        Status.PASSED,
+        Status.SYNTAX_ERROR,
+    ]
+
+
+def test_measure_reports_time_memory_and_a_profile(sb):
+    m = sb.measure(task(sizes=(3000,)), repeats=5, profile=True)
+    assert m.ok and m.cpu_time_s.n == 5 and m.wall_time_s.n == 5
+    assert m.peak_memory_bytes > 0 and m.integral > 0 and m.peak_rss_bytes is not None
+    assert m.profile.samples > 0 and m.profile.functions[0]["name"] == "f"
+    assert "Hot lines" in m.profile.text()
+
+
+def test_measure_of_a_known_allocation(sb):
+    t = Task(
+        name="alloc",
+        entry_point="f",
+        code="def f(n):\n    return len(bytearray(n))\n",
+        workload_inputs=(Case((50 << 20,)),),
+    )
+    m = sb.measure(t, repeats=3)
+    assert abs(m.peak_memory_bytes - (50 << 20)) / (50 << 20) < 0.05
+
+
+def test_compare_sees_the_faster_code_and_not_itself(sb):
+    c = sb.compare(task(), SLOW, FAST, repeats=8)
+    assert c.improved and c.speedup_ci[0] > 1.05 and c.b.cpu_time_s.n == 8
+    same = sb.compare(task(), FAST, FAST, repeats=8)
+    assert not same.improved
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_counts_are_deterministic_and_rank_the_code(sb):
+    t = task(sizes=(300,))
+    slow = sb.measure(t, repeats=1, instructions=True).instructions
+    fast = sb.measure(t, FAST, repeats=1, instructions=True).instructions
+    again = sb.measure(t, FAST, repeats=1, instructions=True).instructions
+    assert slow > fast > 0 and fast == again
