@@ -37,13 +37,24 @@ What is NOT protected:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from afterburner.sandbox.config import SandboxConfig
 from afterburner.sandbox.result import CheckResult, Failure, Status
-from afterburner.sandbox.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from afterburner.sandbox.sandbox import Sandbox
 
 __all__ = ["CheckResult", "Failure", "Sandbox", "SandboxConfig", "Status", "compare", "measure"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: afterburner.measure imports sandbox.result, and sandbox.sandbox imports afterburner.measure
+    if name == "Sandbox":
+        from afterburner.sandbox.sandbox import Sandbox
+
+        return Sandbox
+    raise AttributeError(f"module 'afterburner.sandbox' has no attribute {name!r}")
 
 
 def measure(
@@ -55,6 +66,8 @@ def measure(
     **kwargs: Any,
 ) -> Any:
     """Open a `Sandbox` for one `Sandbox.measure` call (see there for the keyword arguments)."""
+    from afterburner.sandbox.sandbox import Sandbox
+
     with Sandbox(config, workers=workers) as sb:
         return sb.measure(task, code, **kwargs)
 
@@ -69,5 +82,7 @@ def compare(
     **kwargs: Any,
 ) -> Any:
     """Open a `Sandbox` for one `Sandbox.compare` call (A = baseline, B = candidate)."""
+    from afterburner.sandbox.sandbox import Sandbox
+
     with Sandbox(config, workers=workers) as sb:
         return sb.compare(task, code_a, code_b, **kwargs)
