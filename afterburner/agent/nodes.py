@@ -207,7 +207,7 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
             c.update(status="format_error", failure=f"could not merge the code into the module: {e}")
             continue
         if c["code"].strip() == best_code.strip():
-            c.update(status="unchanged", failure="identical to the current best")
+            c.update(status="unchanged", failure="the same code as the current best: nothing was changed")
     unique = sorted({c["code"] for c in cands if c["code"] and "status" not in c})
     results: dict[str, dict] = {}
     if unique:
@@ -325,7 +325,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
     ]
     failures = []
     for c in cands:
-        if c.get("status") not in ("passed", "unchanged") and len(failures) < MAX_FAILURES_SHOWN:
+        if c.get("status") != "passed" and len(failures) < MAX_FAILURES_SHOWN:
             f = {"status": c.get("status", "?").replace("_", " "), "detail": _one_line(c.get("failure", ""))}
             if f not in failures:
                 failures.append(f)
