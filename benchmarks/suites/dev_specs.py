@@ -118,7 +118,8 @@ def generate(n, seed):
     majority = rng.randint(-(10**9), 10**9)
     k = n // 2 + 1
     others = [rng.randint(-(10**9), 10**9) for _ in range(n - k)]
-    others = [x for x in others if x != majority] + [majority + 1] * sum(x == majority for x in others)
+    stand_in = majority - 1 if majority > 0 else majority + 1  # stays within [-10^9, 10^9]
+    others = [x if x != majority else stand_in for x in others]
     tail = [majority] * k
     return (), {"nums": others + tail}
 ''',
