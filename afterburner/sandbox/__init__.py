@@ -29,8 +29,8 @@ What is NOT protected:
   candidate can read and write what the sandbox user can, use the network, and a process that forks
   and calls setsid() can outlive its run (bounded by RLIMIT_NPROC);
 - the kernel is shared: no seccomp filter, so a kernel exploit is out of scope (use a VM for that);
-- inside its own process a candidate can rewrite the harness and lie about its outputs (not its
-  timing); it still has to produce the checked outputs, and a fallback ``check`` run in "direct" mode
+- inside its own process a candidate can rewrite the harness and lie about its outputs and its
+  memory figures (not its CPU time); it still has to produce the checked outputs, and a fallback ``check`` run in "direct" mode
   (when recording the tests fails) runs ``check`` in the candidate's process, which it could tamper with;
 - CPU time includes executing the module (imports at module level), for every candidate alike.
 """

@@ -219,12 +219,14 @@ class Worker:
         while left:
             wait = deadline - time.monotonic()
             if wait <= 0:
+                self.close()  # stopped (SIGSTOP?) or stuck: kill it, so the pool starts a new one
                 raise WorkerDied("the sandbox worker stopped answering")
             ready, _, _ = select.select([self.rfd], [], [], wait)
             if not ready:
                 continue
             b = os.read(self.rfd, min(left, 1 << 20))
             if not b:
+                self.close()
                 raise WorkerDied("the sandbox worker exited")
             chunks.append(b)
             left -= len(b)
@@ -242,7 +244,7 @@ class Worker:
 
     def run(self, job: dict, blobs: list[tuple[str, bytes]]) -> tuple[dict, list[bytes]]:
         """Run one job in a fresh child; `blobs` are (key, bytes) inputs the worker caches by key."""
-        timeout = float(job.get("wall_s", self.cfg.timeout_s)) + 30.0
+        timeout = float(job.get("wall_s", self.cfg.timeout_s)) + 10.0  # the worker enforces wall_s itself
         keys = [k for k, _ in blobs]
         new = [(k, b) for k, b in blobs if k not in self.sent]
         header = {"op": "run", "job": job, "blob_keys": keys, "new_keys": [k for k, _ in new]}
@@ -258,8 +260,9 @@ class Worker:
         return self.proc.poll() is None
 
     def close(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc.returncode is None:  # not reaped yet, so its pid (the group id) is still ours
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         for f in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError):
                 f.close()

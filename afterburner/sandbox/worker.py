@@ -244,7 +244,6 @@ def _call_all(fn, inputs: list, job: dict, sampler: _Sampler | None) -> dict:
 
 def _job_call(job: dict, blobs: list[bytes]) -> _Result:
     _compile_all(job["parts"])
-    inputs = _inputs(blobs)
     try:
         ns = _load_module(job["parts"])
         fn = _resolve(ns, job["entry"])
@@ -252,6 +251,7 @@ def _job_call(job: dict, blobs: list[bytes]) -> _Result:
         raise
     except BaseException as e:
         raise _Result({"status": _exc_status(e), "error": _exc_info(e), "index": -1}) from None
+    inputs = _inputs(blobs)  # after the module: inputs may hold instances of the prelude's classes
     if not job.get("memory"):
         rss0 = _rss()
         out = _call_all(fn, inputs, job, None)

@@ -143,6 +143,12 @@ def test_killing_the_worker_is_a_sandbox_error(sb, kill):
     assert "killed the sandbox worker" in r.failure.error
 
 
+def test_stopping_the_worker_is_a_sandbox_error_and_it_is_replaced(sb):
+    r = run(sb, "import os, signal\ndef f(n):\n    os.kill(os.getppid(), signal.SIGSTOP)\n    return n * 2\n")
+    assert r.status is Status.SANDBOX_ERROR
+    assert "stopped answering" in r.failure.error
+
+
 @pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)", "raise SystemExit(1)"])
 def test_exiting_inside_the_candidate_is_a_runtime_error(sb, exit_call):
     r = run(sb, f"import os, sys\ndef f(n):\n    {exit_call}\n")
