@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import time
+import warnings
 
 import pytest
 
-from afterburner.sandbox import Sandbox, SandboxConfig, Status
+from afterburner.errors import SandboxError
+from afterburner.sandbox import Sandbox, SandboxConfig, Status, pool
 from afterburner.task import Case, Task
 
 pytestmark = pytest.mark.integration
@@ -105,3 +108,46 @@ def test_instruction_counts_are_deterministic_and_rank_the_code(sb):
     fast = sb.measure(t, FAST, repeats=1, instructions=True).instructions
     again = sb.measure(t, FAST, repeats=1, instructions=True).instructions
     assert slow > fast > 0 and fast == again
+
+
+def _gone(pid: int, wait: float = 3.0) -> bool:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_closing_the_sandbox_leaves_nothing_running():
+    sb = Sandbox(workers=2)
+    assert sb.check(task(workload_source=None, sizes=()), FAST).passed
+    pids = [w.proc.pid for w in sb.pool._workers] + sb.pool.zygote_pids()
+    assert len(pids) == 4
+    sb.close()
+    assert all(_gone(p) for p in pids)
+
+
+def test_without_bwrap_it_warns_once_and_runs_with_limits_only(monkeypatch):
+    monkeypatch.setattr(pool, "_PROBE", {})
+    monkeypatch.setattr(pool, "_bwrap_prefix", lambda hostdir: ["/nonexistent/bwrap"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Sandbox(workers=1) as sb:
+            assert sb.isolation == "none"
+            assert sb.check(task(workload_source=None, sizes=()), FAST).passed
+        with Sandbox(workers=1) as sb:
+            assert sb.isolation == "none"
+    said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(said) == 1 and "resource limits only" in said[0] and "NO network isolation" in said[0]
+
+
+def test_asking_for_bwrap_when_it_does_not_work_is_an_error(monkeypatch):
+    monkeypatch.setattr(pool, "_PROBE", {})
+    monkeypatch.setattr(pool, "_bwrap_prefix", lambda hostdir: ["/nonexistent/bwrap"])
+    with pytest.raises(SandboxError, match="bwrap does not work"):
+        Sandbox(SandboxConfig(isolation="bwrap"), workers=1)
