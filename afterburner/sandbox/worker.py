@@ -51,6 +51,7 @@ for _m in (
     "decimal",
     "fractions",
     "statistics",
+    "dis",  # the profile sampler maps loop jumps to lines
 ):
     with contextlib.suppress(ImportError):
         __import__(_m)
@@ -162,6 +163,27 @@ def _inputs(blobs: list[bytes]) -> list:
     return out
 
 
+_JUMPS: dict = {}
+
+
+def _sample_line(f) -> int:
+    """The line a profile sample is charged to. CPython runs the handler at calls and backward jumps;
+    a sample taken at a loop's JUMP_BACKWARD (which carries the last body line, or none) is charged to
+    the loop's header, the line it jumps to: the time went to the loop, not to its last statement."""
+    co, lasti = f.f_code, f.f_lasti
+    jumps = _JUMPS.get(co)
+    if jumps is None:
+        import dis
+
+        jumps = _JUMPS[co] = {
+            i.offset: i.argval for i in dis.get_instructions(co) if i.opname == "JUMP_BACKWARD"
+        }
+    target = jumps.get(lasti)
+    if target is not None:
+        return _line_of(co, target)
+    return f.f_lineno or _line_of(co, lasti)
+
+
 def _line_of(co, lasti: int) -> int:
     """The source line of a bytecode offset (f_lineno is None on some instructions in 3.11)."""
     last = co.co_firstlineno
@@ -202,7 +224,7 @@ class _Sampler:
             if co.co_filename == "<candidate>":
                 name = co.co_qualname
                 if inner:
-                    key = (name, f.f_lineno or _line_of(co, f.f_lasti))
+                    key = (name, _sample_line(f))
                     self.lines[key] = self.lines.get(key, 0) + 1
                     inner = False
                 if name not in seen:
