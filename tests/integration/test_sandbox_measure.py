@@ -151,3 +151,20 @@ def test_asking_for_bwrap_when_it_does_not_work_is_an_error(monkeypatch):
     monkeypatch.setattr(pool, "_bwrap_prefix", lambda hostdir: ["/nonexistent/bwrap"])
     with pytest.raises(SandboxError, match="bwrap does not work"):
         Sandbox(SandboxConfig(isolation="bwrap"), workers=1)
+
+
+def test_the_hot_line_of_a_nested_loop_is_the_inner_loop_not_its_last_statement(sb):
+    code = (
+        "def f(xs):\n"
+        "    dup = []\n"
+        "    for i in range(len(xs)):\n"
+        "        for j in range(i + 1, len(xs)):\n"
+        "            if xs[i] == xs[j] and xs[i] not in dup:\n"
+        "                dup.append(xs[i])\n"
+        "                break\n"
+        "    return dup\n"
+    )
+    t = Task(name="dups", entry_point="f", code=code, workload_inputs=(Case((list(range(1500)),)),))
+    m = sb.measure(t, repeats=1, profile=True)
+    top = m.profile.lines[0]
+    assert top["line"] in (4, 5) and "break" not in top["code"] and top["share"] > 0.5
