@@ -123,14 +123,14 @@ def _fmt(x: float | None, spec: str) -> str:
 
 def print_table(rows: list[Row], file=sys.stdout) -> None:
     width = max([len(r.task) for r in rows] + [4])
-    head = f"{'task':<{width}}  {'naive ms':>9}  {'ref ms':>8}  {'speedup':>8}  {'95% interval':>17}  {'mem':>5}  ok"
+    head = f"{'task':<{width}}  {'naive ms':>9}  {'ref ms':>8}  {'speedup':>8}  {'95% interval':>17}  {'mem B/A':>7}  ok"
     print(head, file=file)
     print("-" * len(head), file=file)
     for r in rows:
         interval = f"[{_fmt(r.ci_low, '.1f')}, {_fmt(r.ci_high, '.1f')}]"
         print(
             f"{r.task:<{width}}  {_fmt(r.naive_ms, '9.1f')}  {_fmt(r.reference_ms, '8.2f')}  "
-            f"{_fmt(r.speedup, '7.1f')}x  {interval:>17}  {_fmt(r.memory_ratio, '5.2g')}  "
+            f"{_fmt(r.speedup, '7.1f')}x  {interval:>17}  {_fmt(r.memory_ratio, '7.3g')}  "
             f"{'yes' if r.ok else 'NO'}{'  ' + r.note if r.note else ''}",
             file=file,
         )

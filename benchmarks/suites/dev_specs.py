@@ -244,7 +244,7 @@ def generate(n, seed):
     return (), {"s": "".join(s)}
 ''',
         sizes=[20000],
-        small=[1, 2, 5, 12, 30],
+        small=[1, 30, 60, 100, 200],
     ),
     dict(
         id="find-all-numbers-disappeared-in-an-array",
@@ -342,17 +342,20 @@ import random
 
 
 def generate(n, seed):
-    # 1 <= n <= 10^4, |nums[i]| <= 1000; for even seeds a pivot is planted late (last element adjusted)
+    # 1 <= n <= 10^4, |nums[i]| <= 1000; for even seeds a pivot is planted in the second half (right side adjusted)
     rng = random.Random(seed)
     nums = [rng.randint(-1000, 1000) for _ in range(n)]
-    if seed % 2 == 0 and n >= 5:
-        p = rng.randrange(n * 3 // 4, n - 1)
+    if seed % 2 == 0 and n >= 3:
+        p = rng.randrange(n // 2, n - 1)
         diff = sum(nums[:p]) - sum(nums[p + 1 :])
-        nums[-1] = max(-1000, min(1000, nums[-1] + diff))
+        for i in range(n - 1, p, -1):  # move the right side's elements (within bounds) to balance
+            step = max(-1000 - nums[i], min(1000 - nums[i], diff))
+            nums[i] += step
+            diff -= step
     return (), {"nums": nums}
 ''',
         sizes=[7000],
-        small=[1, 2, 3, 6, 10],
+        small=[1, 4, 6, 9, 12],
     ),
     dict(
         id="daily-temperatures",
@@ -443,7 +446,7 @@ def generate(n, seed):
     return (), {"nums": [rng.randint(-20, 20) for _ in range(n)], "k": rng.randint(-30, 30)}
 ''',
         sizes=[3000],
-        small=[1, 2, 3, 6, 12],
+        small=[3, 8, 15, 25, 40],
     ),
     dict(
         id="longest-consecutive-sequence",
@@ -621,7 +624,7 @@ def generate(n, seed):
     }
 ''',
         sizes=[11],
-        small=[1, 2, 3, 5, 7],
+        small=[2, 4, 6, 8, 9],
     ),
     dict(
         id="edit-distance",
@@ -996,10 +999,13 @@ import random
 
 
 def generate(n, seed):
-    # 1 <= len(s) <= 300, 1 <= len(wordDict) <= 1000, 1 <= len(word) <= 20, lowercase, words unique
+    # 1 <= len(s) <= 300, 1 <= len(wordDict) <= 1000, 1 <= len(word) <= 20, lowercase, words unique;
+    # the last letter is a "b" that only odd seeds can match
     rng = random.Random(seed)
     words = ["a" * k for k in range(1, 6)] + ["b" + "a" * k for k in range(1, 4)]
     words += ["".join(rng.choice("cdefg") for _ in range(rng.randint(2, 6))) for _ in range(20)]
+    if seed % 2:
+        words.append("b")  # then s can be segmented (found quickly); even seeds: it cannot (the slow case)
     words = sorted(set(words))
     rng.shuffle(words)
     return (), {"s": "a" * n + "b", "wordDict": words}
@@ -1058,7 +1064,7 @@ def generate(n, seed):
     return (), {"s": "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n))}
 ''',
         sizes=[450],
-        small=[1, 2, 3, 6, 9],
+        small=[3, 10, 25, 50, 80],
     ),
     dict(
         id="container-with-most-water",
@@ -1161,9 +1167,9 @@ import random
 def generate(n, seed):
     # 1 <= n <= 10^4, 0 <= nums[i] <= 10^5; odd seeds put a wall of zeros no jump can cross late on
     rng = random.Random(seed)
-    jump = 1500
+    jump = min(1500, max(1, n // 5))
     nums = [rng.randint(0, jump) for _ in range(n)]
-    if seed % 2 and n > 2 * jump + 10:
+    if seed % 2 and n > 2 * jump + 4:
         start = rng.randrange(n // 2, n - jump - 2)
         for i in range(start - jump, start):
             nums[i] = min(nums[i], start + jump - i)  # nothing before the wall jumps past it
@@ -1172,7 +1178,7 @@ def generate(n, seed):
     return (), {"nums": nums}
 ''',
         sizes=[10000],
-        small=[1, 2, 3, 6, 12],
+        small=[1, 7, 12, 25, 40],
     ),
     dict(
         id="jump-game-ii",
@@ -1196,10 +1202,10 @@ import random
 def generate(n, seed):
     # 1 <= n <= 10^4, 0 <= nums[i] <= 1000, the last index is reachable (every jump is at least 1)
     rng = random.Random(seed)
-    return (), {"nums": [rng.randint(1, 400) for _ in range(n)]}
+    return (), {"nums": [rng.randint(1, min(400, max(1, n // 3))) for _ in range(n)]}
 ''',
         sizes=[5000],
-        small=[1, 2, 3, 6, 12],
+        small=[1, 4, 10, 25, 60],
     ),
     dict(
         id="house-robber",
@@ -1403,7 +1409,7 @@ def generate(n, seed):
     return (), {"s": s, "k": max(1, n // 50)}
 ''',
         sizes=[20000],
-        small=[1, 2, 4, 9, 20],
+        small=[5, 20, 60, 120, 250],
     ),
     dict(
         id="find-the-index-of-the-first-occurrence-in-a-string",
