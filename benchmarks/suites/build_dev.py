@@ -31,7 +31,12 @@ DEFAULT_DATA = Path("/work/shared/data/leetcodedataset-v0.2.0-train.jsonl.gz")
 SOURCE = "LeetCodeDataset v0.2.0 (newfacade/LeetCodeDataset)"
 LICENSE = "MIT (dataset); problem statements (c) LeetCode"
 # smoke suite: easy dev tasks and the small sizes they get there (the naive code takes ~15-30 ms)
-SMOKE_SIZES = {"two-sum": [1200], "climbing-stairs": [27], "missing-number": [3000], "best-time-to-buy-and-sell-stock": [1200]}
+SMOKE_SIZES = {
+    "two-sum": [1200],
+    "climbing-stairs": [27],
+    "missing-number": [3000],
+    "best-time-to-buy-and-sell-stock": [1200],
+}
 
 
 class _Block(str):
@@ -122,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             args.smoke_out.mkdir(parents=True, exist_ok=True)
             smoke = {**task, "workload": {**task["workload"], "sizes": SMOKE_SIZES[spec["id"]]}}
             path = args.smoke_out / f"{spec['id']}.yaml"
-            path.write_text(yaml.dump(smoke, sort_keys=False, allow_unicode=True, width=110), encoding="utf-8")
+            path.write_text(
+                yaml.dump(smoke, sort_keys=False, allow_unicode=True, width=110), encoding="utf-8"
+            )
             print(f"wrote {path}")
     return 0
 

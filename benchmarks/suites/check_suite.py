@@ -68,7 +68,11 @@ def _tolerate_profile_without_lines() -> None:
 
 
 def _example_function(source: str) -> str:
-    names = [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
+    names = [
+        n.name
+        for n in ast.parse(source).body
+        if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")
+    ]
     if len(names) != 1:
         raise AfterburnerError(f"expected one public function, found {names}")
     return names[0]

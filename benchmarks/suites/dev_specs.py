@@ -13,7 +13,7 @@ SPECS = [
         id="two-sum",
         kind="asymptotic",
         why="tries every pair of indices: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def twoSum(self, nums: List[int], target: int) -> List[int]:
         for i in range(len(nums)):
@@ -21,8 +21,8 @@ class Solution:
                 if nums[i] + nums[j] == target:
                     return [i, j]
         return []
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -38,7 +38,7 @@ def generate(n, seed):
     nums.insert(i, a)
     nums.insert(j, b)
     return (), {"nums": nums, "target": a + b}
-''',
+""",
         sizes=[3000],
         small=[2, 3, 4, 7, 12],
     ),
@@ -46,7 +46,7 @@ def generate(n, seed):
         id="contains-duplicate",
         kind="asymptotic",
         why="compares every pair: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def containsDuplicate(self, nums: List[int]) -> bool:
         for i in range(len(nums)):
@@ -54,8 +54,8 @@ class Solution:
                 if nums[i] == nums[j]:
                     return True
         return False
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -66,7 +66,7 @@ def generate(n, seed):
     if seed % 2 and n > 1:
         nums[-1] = nums[rng.randrange(n - 1)]
     return (), {"nums": nums}
-''',
+""",
         sizes=[3000],
         small=[1, 2, 3, 5, 9],
     ),
@@ -74,7 +74,7 @@ def generate(n, seed):
         id="best-time-to-buy-and-sell-stock",
         kind="asymptotic",
         why="tries every buy day against every later sell day: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def maxProfit(self, prices: List[int]) -> int:
         best = 0
@@ -83,8 +83,8 @@ class Solution:
                 if prices[j] - prices[i] > best:
                     best = prices[j] - prices[i]
         return best
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -92,7 +92,7 @@ def generate(n, seed):
     # 1 <= n <= 10^5, 0 <= prices[i] <= 10^4
     rng = random.Random(seed)
     return (), {"prices": [rng.randint(0, 10**4) for _ in range(n)]}
-''',
+""",
         sizes=[3000],
         small=[1, 2, 3, 6, 10],
     ),
@@ -100,14 +100,14 @@ def generate(n, seed):
         id="majority-element",
         kind="asymptotic",
         why="counts the whole list again for every element until the majority turns up: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def majorityElement(self, nums: List[int]) -> int:
         for x in nums:
             if nums.count(x) > len(nums) // 2:
                 return x
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -122,7 +122,7 @@ def generate(n, seed):
     others = [x if x != majority else stand_in for x in others]
     tail = [majority] * k
     return (), {"nums": others + tail}
-''',
+""",
         sizes=[8000],
         small=[1, 2, 3, 5, 8],
     ),
@@ -130,14 +130,14 @@ def generate(n, seed):
         id="single-number",
         kind="asymptotic",
         why="counts the whole list for each element: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def singleNumber(self, nums: List[int]) -> int:
         for x in nums:
             if nums.count(x) == 1:
                 return x
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -151,7 +151,7 @@ def generate(n, seed):
     rng.shuffle(nums)
     nums.insert(rng.randrange(len(nums) // 2, len(nums) + 1), single)
     return (), {"nums": nums}
-''',
+""",
         sizes=[6000],
         small=[1, 3, 5, 7, 11],
     ),
@@ -159,14 +159,14 @@ def generate(n, seed):
         id="missing-number",
         kind="asymptotic",
         why="a list membership test per candidate number: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def missingNumber(self, nums: List[int]) -> int:
         for i in range(len(nums) + 1):
             if i not in nums:
                 return i
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -177,7 +177,7 @@ def generate(n, seed):
     nums = [x for x in range(n + 1) if x != missing]
     rng.shuffle(nums)
     return (), {"nums": nums}
-''',
+""",
         sizes=[10000],
         small=[1, 2, 3, 6, 10],
     ),
@@ -185,18 +185,18 @@ def generate(n, seed):
         id="climbing-stairs",
         kind="asymptotic",
         why="plain recursion recomputes the same subproblems: exponential",
-        naive='''
+        naive="""
 class Solution:
     def climbStairs(self, n: int) -> int:
         if n <= 2:
             return n
         return self.climbStairs(n - 1) + self.climbStairs(n - 2)
-''',
-        generate='''
+""",
+        generate="""
 def generate(n, seed):
     # 1 <= n <= 45
     return (), {"n": n}
-''',
+""",
         sizes=[31],
         small=[1, 2, 4, 5, 10],
     ),
@@ -204,18 +204,18 @@ def generate(n, seed):
         id="fibonacci-number",
         kind="asymptotic",
         why="the textbook recursion recomputes the same values: exponential",
-        naive='''
+        naive="""
 class Solution:
     def fib(self, n: int) -> int:
         if n < 2:
             return n
         return self.fib(n - 1) + self.fib(n - 2)
-''',
-        generate='''
+""",
+        generate="""
 def generate(n, seed):
     # 0 <= n <= 30
     return (), {"n": n}
-''',
+""",
         sizes=[30],
         small=[0, 1, 5, 9, 15],
     ),
@@ -223,15 +223,15 @@ def generate(n, seed):
         id="first-unique-character-in-a-string",
         kind="asymptotic",
         why="counts the whole string for every position: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def firstUniqChar(self, s: str) -> int:
         for i, c in enumerate(s):
             if s.count(c) == 1:
                 return i
         return -1
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -242,7 +242,7 @@ def generate(n, seed):
     if seed % 2 == 0:
         s.insert(rng.randrange(len(s) * 3 // 4, len(s) + 1), "z")
     return (), {"s": "".join(s)}
-''',
+""",
         sizes=[20000],
         small=[1, 30, 60, 100, 200],
     ),
@@ -250,7 +250,7 @@ def generate(n, seed):
         id="find-all-numbers-disappeared-in-an-array",
         kind="asymptotic",
         why="a list membership test for each of 1..n: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def findDisappearedNumbers(self, nums: List[int]) -> List[int]:
         missing = []
@@ -258,8 +258,8 @@ class Solution:
             if x not in nums:
                 missing.append(x)
         return missing
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -267,7 +267,7 @@ def generate(n, seed):
     # 1 <= n <= 10^5, 1 <= nums[i] <= n
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(1, n) for _ in range(n)]}
-''',
+""",
         sizes=[6000],
         small=[1, 2, 4, 7, 10],
     ),
@@ -275,7 +275,7 @@ def generate(n, seed):
         id="maximum-subarray",
         kind="asymptotic",
         why="sums every subarray from every start: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def maxSubArray(self, nums: List[int]) -> int:
         best = nums[0]
@@ -286,8 +286,8 @@ class Solution:
                 if total > best:
                     best = total
         return best
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -295,7 +295,7 @@ def generate(n, seed):
     # 1 <= n <= 10^5, |nums[i]| <= 10^4
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(-(10**4), 10**4) for _ in range(n)]}
-''',
+""",
         sizes=[3000],
         small=[1, 2, 3, 6, 12],
     ),
@@ -303,7 +303,7 @@ def generate(n, seed):
         id="maximum-average-subarray-i",
         kind="asymptotic",
         why="slices and sums every window from scratch: O(n*k)",
-        naive='''
+        naive="""
 class Solution:
     def findMaxAverage(self, nums: List[int], k: int) -> float:
         best = None
@@ -312,8 +312,8 @@ class Solution:
             if best is None or average > best:
                 best = average
         return best
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -321,7 +321,7 @@ def generate(n, seed):
     # 1 <= k <= n <= 10^5, |nums[i]| <= 10^4
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(-(10**4), 10**4) for _ in range(n)], "k": max(1, n // 3)}
-''',
+""",
         sizes=[16000],
         small=[1, 2, 4, 7, 11],
     ),
@@ -329,15 +329,15 @@ def generate(n, seed):
         id="find-pivot-index",
         kind="asymptotic",
         why="re-sums both sides (two fresh slices) for every index: O(n^2) time and copying",
-        naive='''
+        naive="""
 class Solution:
     def pivotIndex(self, nums: List[int]) -> int:
         for i in range(len(nums)):
             if sum(nums[:i]) == sum(nums[i + 1 :]):
                 return i
         return -1
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -353,7 +353,7 @@ def generate(n, seed):
             nums[i] += step
             diff -= step
     return (), {"nums": nums}
-''',
+""",
         sizes=[7000],
         small=[1, 4, 6, 9, 12],
     ),
@@ -361,7 +361,7 @@ def generate(n, seed):
         id="daily-temperatures",
         kind="asymptotic",
         why="scans forward from every day for a warmer one: O(n^2) on cooling stretches",
-        naive='''
+        naive="""
 class Solution:
     def dailyTemperatures(self, temperatures: List[int]) -> List[int]:
         n = len(temperatures)
@@ -372,8 +372,8 @@ class Solution:
                     answer[i] = j - i
                     break
         return answer
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -382,7 +382,7 @@ def generate(n, seed):
     rng = random.Random(seed)
     temps = [round(100 - 70 * i / n) + rng.randint(-3, 3) for i in range(n)]
     return (), {"temperatures": [min(100, max(30, t)) for t in temps]}
-''',
+""",
         sizes=[8000],
         small=[1, 2, 5, 8, 15],
     ),
@@ -390,7 +390,7 @@ def generate(n, seed):
         id="product-of-array-except-self",
         kind="memory",
         why="builds a copy of the array without each element (O(n^2) memory), then multiplies each",
-        naive='''
+        naive="""
 class Solution:
     def productExceptSelf(self, nums: List[int]) -> List[int]:
         others = [nums[:i] + nums[i + 1 :] for i in range(len(nums))]
@@ -401,8 +401,8 @@ class Solution:
                 product *= x
             answer.append(product)
         return answer
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -416,7 +416,7 @@ def generate(n, seed):
     if seed % 3 == 0:
         nums[rng.randrange(n)] = 0
     return (), {"nums": nums}
-''',
+""",
         sizes=[2000],
         small=[2, 3, 4, 6, 9],
     ),
@@ -424,7 +424,7 @@ def generate(n, seed):
         id="subarray-sum-equals-k",
         kind="asymptotic",
         why="sums every subarray: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def subarraySum(self, nums: List[int], k: int) -> int:
         count = 0
@@ -435,8 +435,8 @@ class Solution:
                 if total == k:
                     count += 1
         return count
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -444,7 +444,7 @@ def generate(n, seed):
     # 1 <= n <= 2 * 10^4, |nums[i]| <= 1000, |k| <= 10^7
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(-20, 20) for _ in range(n)], "k": rng.randint(-30, 30)}
-''',
+""",
         sizes=[3000],
         small=[3, 8, 15, 25, 40],
     ),
@@ -452,7 +452,7 @@ def generate(n, seed):
         id="longest-consecutive-sequence",
         kind="asymptotic",
         why="list membership tests while walking each run: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def longestConsecutive(self, nums: List[int]) -> int:
         best = 0
@@ -462,8 +462,8 @@ class Solution:
                 length += 1
             best = max(best, length)
         return best
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -472,7 +472,7 @@ def generate(n, seed):
     rng = random.Random(seed)
     base = rng.randint(-(10**8), 10**8)
     return (), {"nums": [base + rng.randrange(2 * n + 1) for _ in range(n)]}
-''',
+""",
         sizes=[5000],
         small=[0, 1, 3, 8, 15],
     ),
@@ -480,7 +480,7 @@ def generate(n, seed):
         id="longest-substring-without-repeating-characters",
         kind="asymptotic",
         why="builds a new slice and set for every candidate substring: O(n * L^2) for runs of length L",
-        naive='''
+        naive="""
 class Solution:
     def lengthOfLongestSubstring(self, s: str) -> int:
         best = 0
@@ -491,8 +491,8 @@ class Solution:
                     break
                 best = max(best, len(window))
         return best
-''',
-        generate='''
+""",
+        generate="""
 import random
 import string
 
@@ -502,7 +502,7 @@ def generate(n, seed):
     rng = random.Random(seed)
     alphabet = string.ascii_letters + string.digits + " !?.,;:-"
     return (), {"s": "".join(rng.choice(alphabet) for _ in range(n))}
-''',
+""",
         sizes=[20000],
         small=[0, 1, 3, 10, 30],
     ),
@@ -510,7 +510,7 @@ def generate(n, seed):
         id="coin-change",
         kind="asymptotic",
         why="recursion without memoisation re-solves the same amounts: exponential",
-        naive='''
+        naive="""
 class Solution:
     def coinChange(self, coins: List[int], amount: int) -> int:
         def fewest(rest):
@@ -525,8 +525,8 @@ class Solution:
             return best
 
         return fewest(amount)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -535,7 +535,7 @@ def generate(n, seed):
     rng = random.Random(seed)
     coins = rng.sample(range(3, 12), 3)
     return (), {"coins": coins, "amount": n}
-''',
+""",
         sizes=[82],
         small=[0, 1, 3, 7, 13],
     ),
@@ -543,14 +543,14 @@ def generate(n, seed):
         id="unique-paths",
         kind="asymptotic",
         why="recursion without memoisation walks every path: exponential",
-        naive='''
+        naive="""
 class Solution:
     def uniquePaths(self, m: int, n: int) -> int:
         if m == 1 or n == 1:
             return 1
         return self.uniquePaths(m - 1, n) + self.uniquePaths(m, n - 1)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -559,7 +559,7 @@ def generate(n, seed):
     rng = random.Random(seed)
     m = n + rng.randint(-1, 1)
     return (), {"m": max(1, m), "n": n}
-''',
+""",
         sizes=[12],
         small=[1, 2, 3, 4, 6],
     ),
@@ -567,7 +567,7 @@ def generate(n, seed):
         id="minimum-path-sum",
         kind="constant-factor",
         why="memoised recursion: the same O(m*n) cells as the table, each behind a call and a cache lookup",
-        naive='''
+        naive="""
 class Solution:
     def minPathSum(self, grid: List[List[int]]) -> int:
         @lru_cache(maxsize=None)
@@ -581,8 +581,8 @@ class Solution:
             return min(best(i - 1, j), best(i, j - 1)) + grid[i][j]
 
         return best(len(grid) - 1, len(grid[0]) - 1)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -590,7 +590,7 @@ def generate(n, seed):
     # 1 <= m, n <= 200, 0 <= grid[i][j] <= 200
     rng = random.Random(seed)
     return (), {"grid": [[rng.randint(0, 200) for _ in range(n)] for _ in range(n)]}
-''',
+""",
         sizes=[180, 190, 200],
         small=[1, 2, 3, 4, 5],
     ),
@@ -598,7 +598,7 @@ def generate(n, seed):
         id="longest-common-subsequence",
         kind="asymptotic",
         why="recursion without memoisation: exponential in the lengths",
-        naive='''
+        naive="""
 class Solution:
     def longestCommonSubsequence(self, text1: str, text2: str) -> int:
         def lcs(i, j):
@@ -609,8 +609,8 @@ class Solution:
             return max(lcs(i + 1, j), lcs(i, j + 1))
 
         return lcs(0, 0)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -622,7 +622,7 @@ def generate(n, seed):
         "text1": "".join(rng.choice(letters) for _ in range(n)),
         "text2": "".join(rng.choice(letters) for _ in range(n)),
     }
-''',
+""",
         sizes=[11],
         small=[2, 4, 6, 8, 9],
     ),
@@ -630,7 +630,7 @@ def generate(n, seed):
         id="edit-distance",
         kind="constant-factor",
         why="memoised recursion with a dict keyed by (i, j): the same O(m*n) states as the table, each costlier",
-        naive='''
+        naive="""
 class Solution:
     def minDistance(self, word1: str, word2: str) -> int:
         memo = {}
@@ -650,8 +650,8 @@ class Solution:
             return result
 
         return dist(0, 0)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -663,7 +663,7 @@ def generate(n, seed):
         "word1": "".join(rng.choice(letters) for _ in range(n)),
         "word2": "".join(rng.choice(letters) for _ in range(n - 1)),
     }
-''',
+""",
         sizes=[300],
         small=[1, 2, 3, 4, 5],
     ),
@@ -671,7 +671,7 @@ def generate(n, seed):
         id="trapping-rain-water",
         kind="asymptotic",
         why="takes the max of a fresh slice on both sides of every bar: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def trap(self, height: List[int]) -> int:
         total = 0
@@ -680,8 +680,8 @@ class Solution:
             right = max(height[i:])
             total += min(left, right) - height[i]
         return total
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -689,7 +689,7 @@ def generate(n, seed):
     # 1 <= n <= 2 * 10^4, 0 <= height[i] <= 10^5
     rng = random.Random(seed)
     return (), {"height": [rng.randint(0, 10**5) for _ in range(n)]}
-''',
+""",
         sizes=[5000],
         small=[1, 2, 3, 6, 12],
     ),
@@ -697,7 +697,7 @@ def generate(n, seed):
         id="largest-rectangle-in-histogram",
         kind="asymptotic",
         why="tries every pair of bars: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def largestRectangleArea(self, heights: List[int]) -> int:
         best = 0
@@ -707,8 +707,8 @@ class Solution:
                 lowest = min(lowest, heights[j])
                 best = max(best, lowest * (j - i + 1))
         return best
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -716,7 +716,7 @@ def generate(n, seed):
     # 1 <= n <= 10^5, 0 <= heights[i] <= 10^4
     rng = random.Random(seed)
     return (), {"heights": [rng.randint(0, 10**4) for _ in range(n)]}
-''',
+""",
         sizes=[1500],
         small=[1, 2, 3, 6, 12],
     ),
@@ -724,12 +724,12 @@ def generate(n, seed):
         id="sliding-window-maximum",
         kind="asymptotic",
         why="slices and scans every window: O(n*k)",
-        naive='''
+        naive="""
 class Solution:
     def maxSlidingWindow(self, nums: List[int], k: int) -> List[int]:
         return [max(nums[i : i + k]) for i in range(len(nums) - k + 1)]
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -737,7 +737,7 @@ def generate(n, seed):
     # 1 <= k <= n <= 10^5, |nums[i]| <= 10^4
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(-(10**4), 10**4) for _ in range(n)], "k": max(1, n // 20)}
-''',
+""",
         sizes=[20000],
         small=[1, 2, 5, 9, 20],
     ),
@@ -745,7 +745,7 @@ def generate(n, seed):
         id="count-of-smaller-numbers-after-self",
         kind="asymptotic",
         why="compares every pair: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def countSmaller(self, nums: List[int]) -> List[int]:
         counts = []
@@ -756,8 +756,8 @@ class Solution:
                     smaller += 1
             counts.append(smaller)
         return counts
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -765,7 +765,7 @@ def generate(n, seed):
     # 1 <= n <= 10^5, |nums[i]| <= 10^4
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(-(10**4), 10**4) for _ in range(n)]}
-''',
+""",
         sizes=[2500],
         small=[1, 2, 3, 6, 12],
     ),
@@ -773,7 +773,7 @@ def generate(n, seed):
         id="reverse-pairs",
         kind="asymptotic",
         why="checks every pair: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def reversePairs(self, nums: List[int]) -> int:
         count = 0
@@ -782,8 +782,8 @@ class Solution:
                 if nums[i] > 2 * nums[j]:
                     count += 1
         return count
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -791,7 +791,7 @@ def generate(n, seed):
     # 1 <= n <= 5 * 10^4, -2^31 <= nums[i] <= 2^31 - 1
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(-(2**31), 2**31 - 1) for _ in range(n)]}
-''',
+""",
         sizes=[2500],
         small=[1, 2, 3, 6, 12],
     ),
@@ -799,15 +799,15 @@ def generate(n, seed):
         id="sliding-window-median",
         kind="memory",
         why="keeps a sorted copy of every window (O(n*k) memory) before taking the medians",
-        naive='''
+        naive="""
 class Solution:
     def medianSlidingWindow(self, nums: List[int], k: int) -> List[float]:
         windows = [sorted(nums[i : i + k]) for i in range(len(nums) - k + 1)]
         if k % 2:
             return [w[k // 2] for w in windows]
         return [(w[k // 2 - 1] + w[k // 2]) / 2 for w in windows]
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -816,7 +816,7 @@ def generate(n, seed):
     rng = random.Random(seed)
     k = max(1, n // 40 + seed % 2)
     return (), {"nums": [rng.randint(-(2**31), 2**31 - 1) for _ in range(n)], "k": k}
-''',
+""",
         sizes=[10000],
         small=[1, 2, 5, 9, 20],
     ),
@@ -824,15 +824,15 @@ def generate(n, seed):
         id="first-missing-positive",
         kind="asymptotic",
         why="a list membership test for each candidate 1, 2, 3, ...: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def firstMissingPositive(self, nums: List[int]) -> int:
         candidate = 1
         while candidate in nums:
             candidate += 1
         return candidate
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -844,7 +844,7 @@ def generate(n, seed):
     nums[missing] = rng.choice((-rng.randrange(2**31), n + 1 + rng.randrange(10**6), 0))
     rng.shuffle(nums)
     return (), {"nums": nums}
-''',
+""",
         sizes=[9000],
         small=[1, 2, 3, 6, 10],
     ),
@@ -852,7 +852,7 @@ def generate(n, seed):
         id="longest-valid-parentheses",
         kind="asymptotic",
         why="rescans from every start with a balance counter: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def longestValidParentheses(self, s: str) -> int:
         best = 0
@@ -865,8 +865,8 @@ class Solution:
                 if balance == 0:
                     best = max(best, j - i + 1)
         return best
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -874,7 +874,7 @@ def generate(n, seed):
     # 0 <= len(s) <= 3 * 10^4, s[i] is '(' or ')'
     rng = random.Random(seed)
     return (), {"s": "".join(rng.choice("()") for _ in range(n))}
-''',
+""",
         sizes=[20000],
         small=[0, 1, 4, 9, 16],
     ),
@@ -882,7 +882,7 @@ def generate(n, seed):
         id="minimum-window-substring",
         kind="asymptotic",
         why="regrows a window from every start and re-checks all needed letters per step: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def minWindow(self, s: str, t: str) -> str:
         need = Counter(t)
@@ -896,7 +896,7 @@ class Solution:
                         best = s[i : j + 1]
                     break
         return best
-''',
+""",
         generate='''
 import random
 import string
@@ -940,7 +940,7 @@ def generate(n, seed):
         id="decode-ways",
         kind="asymptotic",
         why="recursion without memoisation: exponential in the number of 1s and 2s",
-        naive='''
+        naive="""
 class Solution:
     def numDecodings(self, s: str) -> int:
         def ways(i):
@@ -954,8 +954,8 @@ class Solution:
             return total
 
         return ways(0)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -973,7 +973,7 @@ def generate(n, seed):
         s = "".join(rng.choice("1111222223456789") for _ in range(n))
         if _decodings(s) < 2**31:
             return (), {"s": s}
-''',
+""",
         sizes=[48],
         small=[1, 2, 3, 6, 10],
     ),
@@ -981,7 +981,7 @@ def generate(n, seed):
         id="word-break",
         kind="asymptotic",
         why="backtracking without memoisation (and list lookups): exponential",
-        naive='''
+        naive="""
 class Solution:
     def wordBreak(self, s: str, wordDict: List[str]) -> bool:
         def can_break(start):
@@ -993,8 +993,8 @@ class Solution:
             return False
 
         return can_break(0)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1009,7 +1009,7 @@ def generate(n, seed):
     words = sorted(set(words))
     rng.shuffle(words)
     return (), {"s": "a" * n + "b", "wordDict": words}
-''',
+""",
         sizes=[18],
         small=[1, 2, 3, 5, 8],
     ),
@@ -1017,13 +1017,13 @@ def generate(n, seed):
         id="palindromic-substrings",
         kind="memory",
         why="lists every substring (O(n^3) characters in memory) before testing each one",
-        naive='''
+        naive="""
 class Solution:
     def countSubstrings(self, s: str) -> int:
         substrings = [s[i:j] for i in range(len(s)) for j in range(i + 1, len(s) + 1)]
         return sum(1 for sub in substrings if sub == sub[::-1])
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1031,7 +1031,7 @@ def generate(n, seed):
     # 1 <= len(s) <= 1000, lowercase letters
     rng = random.Random(seed)
     return (), {"s": "".join(rng.choice("abc") for _ in range(n))}
-''',
+""",
         sizes=[700],
         small=[1, 2, 3, 7, 15],
     ),
@@ -1039,7 +1039,7 @@ def generate(n, seed):
         id="longest-palindromic-subsequence",
         kind="constant-factor",
         why="memoised recursion: the same O(n^2) states as the table, with a call and a cache lookup each",
-        naive='''
+        naive="""
 class Solution:
     def longestPalindromeSubseq(self, s: str) -> int:
         @cache
@@ -1053,8 +1053,8 @@ class Solution:
             return max(lps(i + 1, j), lps(i, j - 1))
 
         return lps(0, len(s) - 1)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1062,7 +1062,7 @@ def generate(n, seed):
     # 1 <= len(s) <= 1000, lowercase letters
     rng = random.Random(seed)
     return (), {"s": "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n))}
-''',
+""",
         sizes=[450],
         small=[3, 10, 25, 50, 80],
     ),
@@ -1070,7 +1070,7 @@ def generate(n, seed):
         id="container-with-most-water",
         kind="asymptotic",
         why="tries every pair of lines: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def maxArea(self, height: List[int]) -> int:
         best = 0
@@ -1078,8 +1078,8 @@ class Solution:
             for j in range(i + 1, len(height)):
                 best = max(best, (j - i) * min(height[i], height[j]))
         return best
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1087,7 +1087,7 @@ def generate(n, seed):
     # 2 <= n <= 10^5, 0 <= height[i] <= 10^4
     rng = random.Random(seed)
     return (), {"height": [rng.randint(0, 10**4) for _ in range(n)]}
-''',
+""",
         sizes=[1500],
         small=[2, 3, 4, 7, 12],
     ),
@@ -1095,15 +1095,15 @@ def generate(n, seed):
         id="kth-largest-element-in-an-array",
         kind="asymptotic",
         why="removes the maximum k-1 times from a copy: O(n*k)",
-        naive='''
+        naive="""
 class Solution:
     def findKthLargest(self, nums: List[int], k: int) -> int:
         remaining = list(nums)
         for _ in range(k - 1):
             remaining.remove(max(remaining))
         return max(remaining)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1111,7 +1111,7 @@ def generate(n, seed):
     # 1 <= k <= n <= 10^5, |nums[i]| <= 10^4
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(-(10**4), 10**4) for _ in range(n)], "k": max(1, n // 2)}
-''',
+""",
         sizes=[6500],
         small=[1, 2, 3, 6, 11],
     ),
@@ -1119,7 +1119,7 @@ def generate(n, seed):
         id="next-greater-element-ii",
         kind="asymptotic",
         why="scans forward (circularly) from every element: O(n^2) on falling stretches",
-        naive='''
+        naive="""
 class Solution:
     def nextGreaterElements(self, nums: List[int]) -> List[int]:
         n = len(nums)
@@ -1131,8 +1131,8 @@ class Solution:
                     answer[i] = nums[j]
                     break
         return answer
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1140,7 +1140,7 @@ def generate(n, seed):
     # 1 <= n <= 10^4, |nums[i]| <= 10^9; a falling trend with noise
     rng = random.Random(seed)
     return (), {"nums": [-1000 * i + rng.randint(-(10**5), 10**5) for i in range(n)]}
-''',
+""",
         sizes=[8000],
         small=[1, 2, 3, 6, 12],
     ),
@@ -1148,7 +1148,7 @@ def generate(n, seed):
         id="jump-game",
         kind="asymptotic",
         why="marks every reachable index from every reachable index: O(n * max jump)",
-        naive='''
+        naive="""
 class Solution:
     def canJump(self, nums: List[int]) -> bool:
         n = len(nums)
@@ -1159,8 +1159,8 @@ class Solution:
                 for j in range(i + 1, min(n, i + nums[i] + 1)):
                     reachable[j] = True
         return reachable[-1]
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1176,7 +1176,7 @@ def generate(n, seed):
         for i in range(start, start + jump + 1):
             nums[i] = 0
     return (), {"nums": nums}
-''',
+""",
         sizes=[10000],
         small=[1, 7, 12, 25, 40],
     ),
@@ -1184,7 +1184,7 @@ def generate(n, seed):
         id="jump-game-ii",
         kind="asymptotic",
         why="relaxes every index reachable from every index: O(n * max jump)",
-        naive='''
+        naive="""
 class Solution:
     def jump(self, nums: List[int]) -> int:
         n = len(nums)
@@ -1194,8 +1194,8 @@ class Solution:
             for j in range(i + 1, min(n, i + nums[i] + 1)):
                 fewest[j] = min(fewest[j], fewest[i] + 1)
         return fewest[-1]
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1203,7 +1203,7 @@ def generate(n, seed):
     # 1 <= n <= 10^4, 0 <= nums[i] <= 1000, the last index is reachable (every jump is at least 1)
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(1, min(400, max(1, n // 3))) for _ in range(n)]}
-''',
+""",
         sizes=[5000],
         small=[1, 4, 10, 25, 60],
     ),
@@ -1211,7 +1211,7 @@ def generate(n, seed):
         id="house-robber",
         kind="asymptotic",
         why="recursion without memoisation: exponential",
-        naive='''
+        naive="""
 class Solution:
     def rob(self, nums: List[int]) -> int:
         def best(i):
@@ -1220,8 +1220,8 @@ class Solution:
             return max(best(i + 1), nums[i] + best(i + 2))
 
         return best(0)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1229,7 +1229,7 @@ def generate(n, seed):
     # 1 <= n <= 100, 0 <= nums[i] <= 400
     rng = random.Random(seed)
     return (), {"nums": [rng.randint(0, 400) for _ in range(n)]}
-''',
+""",
         sizes=[27],
         small=[1, 2, 3, 6, 10],
     ),
@@ -1237,7 +1237,7 @@ def generate(n, seed):
         id="count-primes",
         kind="asymptotic",
         why="trial division of every number instead of a sieve",
-        naive='''
+        naive="""
 class Solution:
     def countPrimes(self, n: int) -> int:
         count = 0
@@ -1250,15 +1250,15 @@ class Solution:
             else:
                 count += 1
         return count
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
 def generate(n, seed):
     # 0 <= n <= 5 * 10^6
     return (), {"n": n + random.Random(seed).randrange(100)}
-''',
+""",
         sizes=[100000],
         small=[0, 2, 3, 20, 100],
     ),
@@ -1266,7 +1266,7 @@ def generate(n, seed):
         id="valid-anagram",
         kind="asymptotic",
         why="removes each letter from a list of the other word's letters: O(n^2) (list.remove shifts)",
-        naive='''
+        naive="""
 class Solution:
     def isAnagram(self, s: str, t: str) -> bool:
         letters = list(t)
@@ -1275,8 +1275,8 @@ class Solution:
                 return False
             letters.remove(c)
         return not letters
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1289,7 +1289,7 @@ def generate(n, seed):
     if seed % 2:
         t[-1] = "z" if t[-1] != "z" else "y"
     return (), {"s": "".join(s), "t": "".join(t)}
-''',
+""",
         sizes=[30000],
         small=[1, 2, 3, 6, 12],
     ),
@@ -1297,7 +1297,7 @@ def generate(n, seed):
         id="ransom-note",
         kind="asymptotic",
         why="removes each used letter from a list of the magazine's letters: O(n*m)",
-        naive='''
+        naive="""
 class Solution:
     def canConstruct(self, ransomNote: str, magazine: str) -> bool:
         letters = list(magazine)
@@ -1307,8 +1307,8 @@ class Solution:
             else:
                 return False
         return True
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1320,7 +1320,7 @@ def generate(n, seed):
     if seed % 2:
         note.append(rng.choice("abcdefghijklmnopqrstuvwxyz"))
     return (), {"ransomNote": "".join(note), "magazine": "".join(magazine)}
-''',
+""",
         sizes=[30000],
         small=[1, 2, 3, 6, 12],
     ),
@@ -1328,7 +1328,7 @@ def generate(n, seed):
         id="sum-of-subarray-minimums",
         kind="asymptotic",
         why="takes the minimum of every subarray: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def sumSubarrayMins(self, arr: List[int]) -> int:
         total = 0
@@ -1339,8 +1339,8 @@ class Solution:
                     lowest = arr[j]
                 total += lowest
         return total % (10**9 + 7)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1348,7 +1348,7 @@ def generate(n, seed):
     # 1 <= n <= 3 * 10^4, 1 <= arr[i] <= 3 * 10^4
     rng = random.Random(seed)
     return (), {"arr": [rng.randint(1, 30000) for _ in range(n)]}
-''',
+""",
         sizes=[2500],
         small=[1, 2, 3, 6, 12],
     ),
@@ -1356,14 +1356,14 @@ def generate(n, seed):
         id="valid-parentheses",
         kind="asymptotic",
         why="deletes matched pairs by rebuilding the whole string, one nesting level per pass: O(n^2)",
-        naive='''
+        naive="""
 class Solution:
     def isValid(self, s: str) -> bool:
         while "()" in s or "[]" in s or "{}" in s:
             s = s.replace("()", "").replace("[]", "").replace("{}", "")
         return s == ""
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1384,7 +1384,7 @@ def generate(n, seed):
         i = rng.randrange(len(out))
         out[i] = {"(": "[", ")": "]", "[": "{", "]": "}", "{": "(", "}": ")"}[out[i]]
     return (), {"s": "".join(out) or "()"}
-''',
+""",
         sizes=[10000],
         small=[2, 4, 6, 10, 16],
     ),
@@ -1392,13 +1392,13 @@ def generate(n, seed):
         id="maximum-number-of-vowels-in-a-substring-of-given-length",
         kind="memory",
         why="lists a copy of every window (O(n*k) memory), then counts each from scratch",
-        naive='''
+        naive="""
 class Solution:
     def maxVowels(self, s: str, k: int) -> int:
         windows = [s[i : i + k] for i in range(len(s) - k + 1)]
         return max(sum(1 for c in window if c in "aeiou") for window in windows)
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1407,7 +1407,7 @@ def generate(n, seed):
     rng = random.Random(seed)
     s = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n))
     return (), {"s": s, "k": max(1, n // 50)}
-''',
+""",
         sizes=[20000],
         small=[5, 20, 60, 120, 250],
     ),
@@ -1415,7 +1415,7 @@ def generate(n, seed):
         id="find-the-index-of-the-first-occurrence-in-a-string",
         kind="constant-factor",
         why="compares character by character in Python where a slice comparison runs in C",
-        naive='''
+        naive="""
 class Solution:
     def strStr(self, haystack: str, needle: str) -> int:
         for i in range(len(haystack) - len(needle) + 1):
@@ -1427,8 +1427,8 @@ class Solution:
             if matched:
                 return i
         return -1
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1442,7 +1442,7 @@ def generate(n, seed):
         at = rng.randrange(n * 3 // 4, n - m + 1) if n > 4 * m else n - m
         haystack[at + m - 1] = "b"
     return (), {"haystack": "".join(haystack), "needle": needle}
-''',
+""",
         sizes=[10000],
         small=[1, 2, 5, 9, 20],
     ),
@@ -1450,7 +1450,7 @@ def generate(n, seed):
         id="contains-duplicate-ii",
         kind="asymptotic",
         why="compares each element with the next k: O(n*k)",
-        naive='''
+        naive="""
 class Solution:
     def containsNearbyDuplicate(self, nums: List[int], k: int) -> bool:
         for i in range(len(nums)):
@@ -1458,8 +1458,8 @@ class Solution:
                 if nums[i] == nums[j]:
                     return True
         return False
-''',
-        generate='''
+""",
+        generate="""
 import random
 
 
@@ -1475,7 +1475,7 @@ def generate(n, seed):
         i = rng.randrange(n // 2, n)
         nums[i] = nums[i - max(1, min(k, i))]
     return (), {"nums": nums, "k": k}
-''',
+""",
         sizes=[20000],
         small=[1, 2, 5, 9, 20],
     ),
