@@ -279,6 +279,11 @@ def _job_call(job: dict, blobs: list[bytes]) -> _Result:
         out = _call_all(fn, inputs, job, None)
         out["rss_start"] = rss0
         return _Result(out)
+    return _Result(_traced(lambda sampler: _call_all(fn, inputs, job, sampler), job))
+
+
+def _traced(run, job: dict) -> dict:
+    """`run(sampler)` under tracemalloc and the ITIMER_PROF sampler: its result plus the memory figures."""
     import tracemalloc
 
     sampler = _Sampler()
@@ -288,12 +293,14 @@ def _job_call(job: dict, blobs: list[bytes]) -> _Result:
     signal.signal(signal.SIGPROF, sampler.handler)
     cpu0 = time.process_time()
     signal.setitimer(signal.ITIMER_PROF, job.get("interval", 0.001), job.get("interval", 0.001))
-    out = _call_all(fn, inputs, job, sampler)
-    signal.setitimer(signal.ITIMER_PROF, 0)
+    try:
+        out = run(sampler)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
     cpu1 = time.process_time()
     peak = tracemalloc.get_traced_memory()[1] - sampler.base
     tracemalloc.stop()
-    # memory-time integral: trapezoid over CPU time, from 0 at the start to the last sample and the end
+    # memory-time integral of this run: trapezoid over CPU time, from 0 at the start to the end
     ts = [cpu0, *sampler.t[: sampler.i], cpu1]
     ms = [0.0, *sampler.m[: sampler.i], sampler.m[sampler.i - 1] if sampler.i else 0.0]
     integral = sum((ts[k + 1] - ts[k]) * (ms[k + 1] + ms[k]) / 2 for k in range(len(ts) - 1))
@@ -307,7 +314,7 @@ def _job_call(job: dict, blobs: list[bytes]) -> _Result:
         prof_lines=[[k[0], k[1], v] for k, v in sampler.lines.items()],
         prof_funcs=[[k, v] for k, v in sampler.funcs.items()],
     )
-    return _Result(out)
+    return out
 
 
 def _job_generate(job: dict, blobs: list[bytes]) -> _Result:
@@ -409,7 +416,9 @@ def _job_replay(job: dict, blobs: list[bytes]) -> _Result:
 
 
 def _job_direct(job: dict, blobs: list[bytes]) -> _Result:
-    """Fallback: check(candidate) in the candidate's own process (it could tamper with check)."""
+    """Fallback: check(candidate) in the candidate's own process (it could tamper with check).
+
+    Also the timed workload of a task whose only tests are such a check (``memory`` traces it)."""
     _compile_all(job["parts"])
     last = {"input": "", "got": ""}
     try:
@@ -422,6 +431,9 @@ def _job_direct(job: dict, blobs: list[bytes]) -> _Result:
             last["got"] = codec.short_repr(out)
             return out
 
+        if job.get("memory"):
+            return _Result(_traced(lambda sampler: (ns["check"](watched), {"status": "ok"})[1], job))
+        rss0 = _rss()
         ns["check"](watched)
     except _Result:
         raise
@@ -429,7 +441,7 @@ def _job_direct(job: dict, blobs: list[bytes]) -> _Result:
         return _Result({"status": "wrong_answer", "error": _exc_info(e), **last})
     except BaseException as e:
         return _Result({"status": _exc_status(e), "error": _exc_info(e), **last})
-    return _Result({"status": "ok"})
+    return _Result({"status": "ok", "rss_start": rss0})
 
 
 JOBS = {
