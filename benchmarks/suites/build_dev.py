@@ -17,6 +17,7 @@ import argparse
 import copy
 import gzip
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -55,6 +56,17 @@ def _clean(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()) + "\n"
 
 
+def _fix_superscripts(statement: str) -> str:
+    """The dataset's statements lost their superscripts ("10^4" reads "104", "2^31" reads "231");
+    restore the common ones in the Constraints section (no constraint here is a literal 101-109 or 231)."""
+    head, sep, constraints = statement.partition("Constraints:")
+    if not sep:
+        return statement
+    constraints = re.sub(r"\b10([1-9])\b", r"10^\1", constraints)
+    constraints = re.sub(r"\b231\b", "2^31", constraints)
+    return head + sep + constraints
+
+
 def _call(entry_point: str, source: str, prelude: str):
     ns: dict = {"__name__": "__build__"}
     exec(compile(prelude + "\n" + source, "<reference>", "exec"), ns)
@@ -86,7 +98,7 @@ def build_task(spec: dict, row: dict) -> dict:
     return {
         "name": spec["id"],
         "entry_point": row["entry_point"],
-        "description": _Block(_clean(meta.get("question_title") or row["query"])),
+        "description": _Block(_clean(_fix_superscripts(meta.get("question_title") or row["query"]))),
         "prelude": _Block(_clean(row["prompt"])),
         "code": _Block(_clean(spec["naive"])),
         "reference": _Block(_clean(row["completion"])),
