@@ -168,3 +168,44 @@ def test_the_hot_line_of_a_nested_loop_is_the_inner_loop_not_its_last_statement(
     m = sb.measure(t, repeats=1, profile=True)
     top = m.profile.lines[0]
     assert top["line"] in (4, 5) and "break" not in top["code"] and top["share"] > 0.5
+
+
+LIST_PRELUDE = (
+    "class ListNode:\n"
+    "    def __init__(self, val=0, next=None):\n"
+    "        self.val, self.next = val, next\n"
+    "def build(xs):\n"
+    "    head = None\n"
+    "    for x in reversed(xs):\n"
+    "        head = ListNode(x, head)\n"
+    "    return head\n"
+    "def values(node):\n"
+    "    out = []\n"
+    "    while node:\n"
+    "        out.append(node.val)\n"
+    "        node = node.next\n"
+    "    return out\n"
+)
+REVERSE = (
+    "def reverse(head):\n"
+    "    prev = None\n"
+    "    while head:\n"
+    "        head.next, prev, head = prev, head, head.next\n"
+    "    return prev\n"
+)
+
+
+def test_object_outputs_fall_back_to_direct_checks_and_are_still_timed(sb):
+    t = Task(
+        name="rev",
+        entry_point="reverse",
+        code=REVERSE,
+        prelude=LIST_PRELUDE,
+        check_source="def check(candidate):\n    assert values(candidate(build(list(range(2000))))) == "
+        "list(range(1999, -1, -1))\n",
+    )
+    assert sb.check(t).details["check_mode"] == "direct"
+    m = sb.measure(t, repeats=3)
+    assert m.ok and m.cpu_time_s.n == 3 and m.details["workload"] == "tests (check run directly)"
+    wrong = sb.measure(t, "def reverse(head):\n    return head\n", repeats=3)
+    assert wrong.status is Status.WRONG_ANSWER
