@@ -16,7 +16,8 @@ round r). The aggregates over tasks, as defined in docs/benchmarks.md:
 - time: the code is not significantly slower than s: the upper bound of the 95% interval of
   CPU(s) / CPU(code) (medians, measured interleaved) is at least 1 - tol;
 - memory: peak memory(code) <= (1 + tol) * peak memory(s);
-- integral: memory-time integral(code) <= (1 + tol) * integral(s).
+- integral: memory-time integral(code) <= (1 + tol) * integral(s) (peak memory x median CPU time on both
+  sides when a run was too short to sample, see `afterburner.bench.evaluate`).
 A code identical to s (the same program: equal ASTs, so formatting and comments aside) is as good as s without
 measuring.
 """

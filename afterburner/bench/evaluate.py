@@ -62,9 +62,20 @@ def _ci(ci: Any) -> tuple[float, float] | None:
     return (lo, hi) if lo is not None and hi is not None else None
 
 
+def _peak_times_cpu(m: Any) -> float | None:
+    peak, cpu = getattr(m, "peak_memory_bytes", None), getattr(m, "cpu_time_s", None)
+    return peak * cpu.median if peak is not None and cpu is not None and cpu.n else None
+
+
 def _integral_ratio(comparison: Any) -> float | None:
-    """Integral code / solution; 1.0 when both are 0 (a run too short for one memory sample)."""
+    """Integral code / solution; 1.0 when both are 0.
+
+    A run too short for one memory sample has no integral: then both sides use peak memory x median CPU
+    time instead (an upper bound of the integral), so the two numbers stay comparable.
+    """
     a, b = comparison.a.integral, comparison.b.integral
+    if a is None or b is None:
+        a, b = _peak_times_cpu(comparison.a), _peak_times_cpu(comparison.b)
     if a is None or b is None:
         return None
     if a <= 0:
