@@ -11,6 +11,7 @@ import hashlib
 import pickle
 import statistics
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from afterburner.sandbox.result import CheckResult, Failure, Status
 from afterburner.task import Task, parse_entry_point
 
 _STATUSES = {s.value: s for s in Status}
+MAX_TASKS = 256  # prepared tasks (inputs, oracle outputs) kept per Sandbox
 _LIMIT = 300
 
 
@@ -115,8 +117,9 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None, workers: int | None = None) -> None:
         self.config = config or SandboxConfig()
         self.pool = WorkerPool(self.config, workers)
-        self._prepared: dict[str, _Prepared] = {}
+        self._prepared: OrderedDict[str, _Prepared] = OrderedDict()  # LRU of the tasks seen
         self._locks: dict[str, threading.Lock] = {}
+        self._fps: dict[int, tuple[Task, str]] = {}  # id(task) -> (task, fingerprint)
         self._lock = threading.Lock()
 
     @property
@@ -162,16 +165,37 @@ class Sandbox:
             }, []
 
     # ------------------------------------------------------------ task preparation (trusted code)
-    def _prepare(self, task: Task) -> _Prepared:
+    def _fingerprint(self, task: Task) -> str:
+        with self._lock:
+            hit = self._fps.get(id(task))
+            if hit is not None and hit[0] is task:
+                return hit[1]
         fp = task.fingerprint() + f":{self.config.seed}"
         with self._lock:
+            if len(self._fps) > 4 * MAX_TASKS:
+                self._fps.clear()
+            self._fps[id(task)] = (task, fp)
+        return fp
+
+    def _prepare(self, task: Task) -> _Prepared:
+        """The task's inputs and oracle outputs, computed once (per task fingerprint and seed)."""
+        fp = self._fingerprint(task)
+        with self._lock:
             if fp in self._prepared:
+                self._prepared.move_to_end(fp)
                 return self._prepared[fp]
             lock = self._locks.setdefault(fp, threading.Lock())
         with lock:
-            if fp not in self._prepared:
-                self._prepared[fp] = self._do_prepare(task)
-            return self._prepared[fp]
+            with self._lock:
+                prep = self._prepared.get(fp)
+            if prep is None:
+                prep = self._do_prepare(task)
+                with self._lock:
+                    self._prepared[fp] = prep
+                    while len(self._prepared) > MAX_TASKS:
+                        old, _ = self._prepared.popitem(last=False)
+                        self._locks.pop(old, None)
+            return prep
 
     def _do_prepare(self, task: Task) -> _Prepared:
         oracle = task.code or task.reference or ""
