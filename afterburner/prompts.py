@@ -195,7 +195,7 @@ def refine_conversation(
         profile_text=profile_text,
         remedies=list(remedies),
         failures=list(failures),
-        history=[{"suggested": [], "speedup": None, **h} for h in history],
+        history=[{"suggested": [], "speedup": None, "unchanged": 0, **h} for h in history],
         feedback=feedback,
     )
     return [

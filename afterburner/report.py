@@ -125,6 +125,9 @@ def _plot(series: dict, path: Path, title: str) -> str | None:
     if series["best"]:
         xs, ys = zip(*series["best"], strict=True)
         ax.step(xs, [1e3 * y for y in ys], where="post", color="C1", marker="o", label="best so far")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("round (0 = original)")
     ax.set_ylabel("CPU time, median (ms)")
     ax.set_title(title, fontsize=10)

@@ -318,6 +318,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             "round": rnd,
             "passed": sum(1 for c in cands if c.get("check") and c["check"]["status"] == "passed"),
             "total": len(cands),
+            "unchanged": sum(1 for c in cands if c.get("status") == "unchanged"),
             "suggested": list(state.get("suggested", [])),
             "accepted": winner is not None,
             "speedup": (top["comparison"].get("speedup") if top else None),

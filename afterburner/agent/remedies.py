@@ -315,10 +315,12 @@ def find_remedies(code: str, hot_lines: Mapping[int, float] | Iterable[dict], li
             out[key] = hot
     ranked = sorted(out.values(), key=lambda r: (-r.share, r.end_line - r.line, RULES.index(r.rule)))
     seen_rules: set[str] = set()
+    seen_lines: set[int] = set()
     result = []
-    for r in ranked:
-        if r.rule in seen_rules:
+    for r in ranked:  # one remedy per rule and per line: two pieces of advice on one line only distract
+        if r.rule in seen_rules or r.line in seen_lines:
             continue
         seen_rules.add(r.rule)
+        seen_lines.add(r.line)
         result.append(r)
     return result[:limit]

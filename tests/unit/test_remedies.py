@@ -124,3 +124,19 @@ def test_only_patterns_on_measured_hot_lines_are_named_hottest_first():
 
 def test_code_that_does_not_parse_has_no_remedies():
     assert scan("def f(:") == [] and find_remedies("def f(:", {1: 1.0}) == []
+
+
+def test_one_remedy_per_line_the_algorithmic_one_first():
+    code = textwrap.dedent("""
+        def find_duplicates(items):
+            duplicates = []
+            for i in range(len(items)):
+                for j in range(i + 1, len(items)):
+                    if items[i] == items[j] and items[i] not in duplicates:
+                        duplicates.append(items[i])
+                        break
+            return duplicates
+    """)
+    found = find_remedies(code, {8: 0.97})  # the profiler's hot line may be off by one: inside the loop
+    assert found[0].rule == "nested_pairs" and found[0].line == 5
+    assert len({r.line for r in found}) == len(found)
