@@ -18,7 +18,7 @@ import afterburner.sandbox  # noqa: F401 - first: importing afterburner.measure 
 
 # isort: split
 from afterburner.errors import SandboxError
-from afterburner.measure import Measurement, summarize
+from afterburner.measure import Measurement, compare_samples, summarize
 from afterburner.sandbox.result import CheckResult, Status
 from afterburner.task import Task
 from training.rewards import AfterburnerReward, SpeedupReward, make_reward
@@ -47,11 +47,24 @@ class FakeSandbox:
 
     def measure(self, task, code, repeats=None, profile=False):
         self.calls.append(("measure", code))
+        if "HOSTILE" in code:
+            raise SandboxError("worker lost")
+        if "WRONG" in code:  # like the real one, measure checks correctness first
+            return Measurement(Status.WRONG_ANSWER)
         cost = float(re.search(r"cost=([\d.]+)", code).group(1))
         noise = (0.999, 1.0, 1.001, 1.0, 0.9995)  # tiny, so an interval is tight around `cost`
-        return Measurement(Status.PASSED, cpu_time_s=summarize([cost * n for n in noise]))
+        return Measurement(Status.PASSED, cpu_time_s=summarize([self.drift * cost * n for n in noise]))
+
+    def compare(self, task, code_a, code_b, repeats=None, min_gain=0.05):
+        self.calls.append(("compare", code_b))
+        drift = self.drift
+        self.drift = 1.0  # the interleaved run sees both under the same conditions
+        a, b = self.measure(task, code_a), self.measure(task, code_b)
+        self.drift = drift
+        return compare_samples(a, b, min_gain=min_gain)
 
 
+FakeSandbox.drift = 1.0  # a factor on every measured cost (load, frequency scaling)
 FAKE = FakeSandbox()
 
 
@@ -62,6 +75,7 @@ def fake_sandbox() -> FakeSandbox:
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch):
     FAKE.calls.clear()
+    FAKE.drift = 1.0
     import training.rewards as rewards
 
     monkeypatch.setattr(rewards, "_BASELINES", {})
@@ -121,11 +135,11 @@ def test_afterburner_reward_fixed_and_both_fail():
 
 
 def test_baseline_is_checked_and_measured_once_per_task():
-    r = SpeedupReward(sandbox_factory=fake_sandbox)
+    r = SpeedupReward(sandbox_factory=fake_sandbox, confirm=False)
     r([reply(0.5)] * 3, task=[TASK_JSON] * 3)
     r([reply(0.5)] * 3, task=[TASK_JSON] * 3)
     baseline_calls = [c for c in FAKE.calls if "cost=1.0" in c[1]]
-    assert len(baseline_calls) == 2  # one check and one measure of the starting code, not 2 x 6
+    assert len(baseline_calls) == 1  # one measurement of the starting code (it checks too), not 6
 
 
 def test_a_sandbox_fault_on_one_completion_scores_none_not_a_crash():
@@ -149,3 +163,16 @@ def test_unknown_reward_name_is_a_config_error():
 
     with pytest.raises(ConfigError, match="not one of"):
         make_reward("fastest")
+
+
+def test_drift_against_the_cached_baseline_is_confirmed_interleaved_and_earns_nothing():
+    r = SpeedupReward(sandbox_factory=fake_sandbox)
+    FAKE.drift = 1.5  # the baseline was measured while the machine was slower
+    r([reply(1.0)], task=[TASK_JSON])
+    FAKE.drift = 1.0
+    (same,) = r([reply(1.0)], task=[TASK_JSON])  # same code: looks 1.5x faster vs the cached baseline
+    assert same == pytest.approx(1.1)
+    assert any(c[0] == "compare" for c in FAKE.calls)
+    unconfirmed = SpeedupReward(sandbox_factory=fake_sandbox, confirm=False)
+    (fooled,) = unconfirmed([reply(1.0)], task=[TASK_JSON])
+    assert fooled > 1.3  # what the confirmation protects against
