@@ -169,7 +169,7 @@ def _default_optimize(task: Task, **kwargs: Any) -> Any:
 
 
 @contextmanager
-def _open_sandbox(sandbox: Any, workers: int) -> Iterator[Any]:
+def _open_sandbox(sandbox: Any) -> Iterator[Any]:
     if sandbox is not None:
         yield sandbox
         return
@@ -239,13 +239,13 @@ def run_bench(
     results_path = out / "results.jsonl"
 
     with ExitStack() as stack:
-        sb = stack.enter_context(_open_sandbox(sandbox, settings.workers))
+        sb = stack.enter_context(_open_sandbox(sandbox))
         suite = validate_suite(suite, sb)
         serialized = SerializedSandbox(sb, lock)
-        backends = _shared_backends(settings, lock)
         finished = {r.key for r in done}
         jobs = [(t, [c for c in settings.combos() if (t.name, *c) not in finished]) for t in suite.tasks]
         jobs = [(t, combos) for t, combos in jobs if combos]
+        backends = _shared_backends(settings, lock) if jobs else {}  # a model loads only if needed
         total = sum(len(c) for _, c in jobs)
         new: list[TaskRecord] = []
         bar = stack.enter_context(_progress(total, progress))
