@@ -49,24 +49,6 @@ class Row:
     note: str = ""
 
 
-def _tolerate_profile_without_lines() -> None:
-    """Work around a sandbox bug: a profile sample whose frame has no line number (None) makes
-    `Sandbox.compare` raise while summarising the profile. Drop such samples; harmless once fixed."""
-    from afterburner.sandbox import sandbox as sandbox_module
-
-    original = sandbox_module._profile
-    if getattr(original, "tolerant", False):
-        return
-
-    def profile(mem: dict, code: str):
-        if mem:
-            mem = {**mem, "prof_lines": [x for x in mem.get("prof_lines", []) if x[1] is not None]}
-        return original(mem, code)
-
-    profile.tolerant = True
-    sandbox_module._profile = profile
-
-
 def _example_function(source: str) -> str:
     names = [
         n.name
@@ -166,20 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     if not tasks:
         print(f"check_suite: no tasks in {args.suite}", file=sys.stderr)
         return 2
-    _tolerate_profile_without_lines()
     started = time.monotonic()
     with Sandbox(SandboxConfig(timeout_s=30.0), workers=args.workers) as sb:
 
         def one(task: Task) -> Row:
-            error = ""
-            for _ in range(2):  # one retry: an internal sandbox fault is reported, not fatal to the run
-                try:
-                    return check_task(sb, task, args.repeats, args.min_gain)
-                except AfterburnerError as e:
-                    return Row(task.name, False, note=str(e)[:300])
-                except Exception as e:
-                    error = f"internal error in the sandbox: {type(e).__name__}: {e}"[:300]
-            return Row(task.name, False, note=error)
+            try:
+                return check_task(sb, task, args.repeats, args.min_gain)
+            except AfterburnerError as e:
+                return Row(task.name, False, note=str(e)[:300])
 
         # each compare times on one worker; run as many tasks at once as there are workers
         with ThreadPoolExecutor(max_workers=sb.pool.size) as ex:
