@@ -182,3 +182,18 @@ def test_full_fine_tuning_writes_a_model_directory_optimize_can_load(tiny_model_
     assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
     assert not (out / "adapter_config.json").exists()
     _optimize_with(out, tmp_path)
+
+
+@pytest.mark.parametrize("advantage", ["rloo", "group_std"])
+def test_the_other_advantage_choices_train_too(advantage, tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / advantage
+    args = [
+        f"model={tiny_model_dir}",
+        f"advantage={advantage}",
+        "max_steps=1",
+        "tasks=[tests/data/train_tasks/sum_squares.yaml]",
+    ]
+    assert main(["train", "grpo", "--config", str(CONFIG), "--output-dir", str(out), *args]) == 0
+    summary = _assert_adapter(out, 1)
+    assert summary["advantage"] == advantage
