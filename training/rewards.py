@@ -14,7 +14,8 @@ assistant message is the reply); ``task`` is the dataset column holding ``json.d
 
 Candidates run in the sandbox in parallel: one `Sandbox` per process, created on first use and reused
 across calls; a candidate that hangs or misbehaves costs its timeout and scores as a failure. The
-starting code of each task (its baseline) is checked and measured once per process and cached.
+starting code of each task (its baseline) is checked and measured once per process and cached; a
+significant difference against that cache is confirmed by one interleaved comparison (drift guard).
 """
 
 from __future__ import annotations
