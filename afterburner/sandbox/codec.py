@@ -101,36 +101,34 @@ class Unsupported:
 
 
 def decode(e: Any) -> Any:
-    """Builtins back from `encode` output."""
+    """Builtins back from `encode` output; anything malformed (a forged message) equals nothing."""
+    try:
+        return _decode(e)
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, RecursionError, OverflowError):
+        return Unsupported("malformed")
+
+
+def _decode(e: Any) -> Any:
     if e is None or isinstance(e, bool | str | int | float):
         return e
     if isinstance(e, list):
-        return [decode(v) for v in e]
+        return [_decode(v) for v in e]
     if isinstance(e, dict) and len(e) == 1:
         ((tag, v),) = e.items()
         if tag == "f":
             return float(v)
         if tag == "t":
-            return tuple(decode(x) for x in v)
+            return tuple(_decode(x) for x in v)
         if tag == "d":
-            out = {}
-            for k, val in v:
-                key = decode(k)
-                try:
-                    out[key] = decode(val)
-                except TypeError:  # an unhashable key cannot come from real Python data
-                    return Unsupported("dict")
-            return out
+            # an unhashable key (TypeError) cannot come from real data: `decode` makes it Unsupported
+            return {_decode(k): _decode(val) for k, val in v}
         if tag in ("s", "fs"):
-            try:
-                vals = [decode(x) for x in v]
-                return set(vals) if tag == "s" else frozenset(vals)
-            except TypeError:
-                return Unsupported("set")
+            vals = [_decode(x) for x in v]
+            return set(vals) if tag == "s" else frozenset(vals)
         if tag == "b":
             return bytes.fromhex(v)
         if tag == "c":
-            return complex(decode(v[0]), decode(v[1]))
+            return complex(_decode(v[0]), _decode(v[1]))
         if tag == "__unsupported__":
             return Unsupported(str(v))
     return Unsupported(type(e).__name__)
@@ -144,6 +142,13 @@ def equal(
     With ``strict_sequences=False`` a list equals a tuple with equal items (test cases written in
     JSON/YAML cannot spell tuples).
     """
+    try:
+        return _equal(got, expected, atol, rtol, strict_sequences)
+    except (RecursionError, TypeError, ValueError):
+        return False
+
+
+def _equal(got: Any, expected: Any, atol: float, rtol: float, strict: bool) -> bool:
     tg, te = type(got), type(expected)
     if isinstance(got, Unsupported) or isinstance(expected, Unsupported):
         return False
@@ -156,20 +161,24 @@ def equal(
             return math.isnan(got) and math.isnan(expected)
         return got == expected or math.isclose(got, expected, rel_tol=rtol, abs_tol=atol)
     if tg is complex and te is complex:
-        return equal(got.real, expected.real, atol, rtol) and equal(got.imag, expected.imag, atol, rtol)
+        return _equal(got.real, expected.real, atol, rtol, strict) and _equal(
+            got.imag, expected.imag, atol, rtol, strict
+        )
     seq = (list, tuple)
     if tg in seq and te in seq:
-        if tg is not te and strict_sequences:
+        if tg is not te and strict:
             return False
         return len(got) == len(expected) and all(
-            equal(g, e, atol, rtol, strict_sequences) for g, e in zip(got, expected, strict=True)
+            _equal(g, e, atol, rtol, strict) for g, e in zip(got, expected, strict=True)
         )
     if tg is not te:
         return False
     if tg is dict:
         if got.keys() != expected.keys():
             return False
-        return all(equal(got[k], expected[k], atol, rtol, strict_sequences) for k in got)
+        return all(_equal(got[k], expected[k], atol, rtol, strict) for k in got)
+    if tg in (set, frozenset):  # elements compare with ==: decoded plain data, or Unsupported (never equal)
+        return got == expected
     return got == expected
 
 

@@ -238,8 +238,13 @@ class Worker:
 
         deadline = time.monotonic() + timeout
         (n,) = struct.unpack("<I", self._read_exact(4, deadline))
-        header = json.loads(self._read_exact(n, deadline))
-        blobs = [self._read_exact(s, deadline) for s in header.pop("blob_sizes", ())]
+        try:
+            header = json.loads(self._read_exact(n, deadline))
+            sizes = [int(x) for x in header.pop("blob_sizes", ())]
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            self.close()
+            raise WorkerDied("the sandbox worker sent an unreadable message") from None
+        blobs = [self._read_exact(s, deadline) for s in sizes]
         return header, blobs
 
     def run(self, job: dict, blobs: list[tuple[str, bytes]]) -> tuple[dict, list[bytes]]:

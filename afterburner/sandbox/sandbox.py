@@ -24,7 +24,32 @@ from afterburner.sandbox.pool import Worker, WorkerDied, WorkerPool
 from afterburner.sandbox.result import CheckResult, Failure, Status
 from afterburner.task import Task, parse_entry_point
 
-_STATUSES = {s.value: s for s in Status}
+# what a run may report besides "ok": never "passed" (only the parent decides that; a candidate
+# that forges its result message cannot pass), never "format_error" (the LLM layer's)
+_FAILURES = {
+    s.value: s
+    for s in (
+        Status.WRONG_ANSWER,
+        Status.RUNTIME_ERROR,
+        Status.TIMEOUT,
+        Status.MEMORY_EXCEEDED,
+        Status.OUTPUT_EXCEEDED,
+        Status.SYNTAX_ERROR,
+        Status.MISSING_ENTRY_POINT,
+        Status.SANDBOX_ERROR,
+    )
+}
+
+
+def _failed(res: dict) -> Status:
+    """The status of a run that did not report "ok" (anything unexpected is a runtime error)."""
+    st = _FAILURES.get(res.get("status"))
+    if st is None:
+        res["error"] = f"the run reported an unknown status {str(res.get('status'))[:40]!r}"
+        return Status.RUNTIME_ERROR
+    return st
+
+
 MAX_TASKS = 256  # prepared tasks (inputs, oracle outputs) kept per Sandbox
 _LIMIT = 300
 
@@ -154,9 +179,9 @@ class Sandbox:
         blobs = [(g.key, g.blob) for g in groups]
         try:
             if worker is not None:
-                return worker.run(job, blobs)
+                return _sane(*worker.run(job, blobs))
             with self.pool.acquire() as w:
-                return w.run(job, blobs)
+                return _sane(*w.run(job, blobs))
         except WorkerDied as e:
             return {
                 "status": "sandbox_error",
@@ -307,7 +332,7 @@ class Sandbox:
         details: dict[str, Any] = {"check_mode": prep.check_mode, "isolation": self.isolation}
         n_total = len(reprs) + (1 if prep.check_mode == "direct" else 0)
         if res["status"] != "ok":
-            status = _STATUSES.get(res["status"], Status.SANDBOX_ERROR)
+            status = _failed(res)
             return CheckResult(
                 status,
                 _failure(res, reprs),
@@ -316,7 +341,12 @@ class Sandbox:
                 details=details,
                 **base,
             )
-        outs = res["outputs"]
+        outs = res.get("outputs")
+        if not isinstance(outs, list) or len(outs) != len(reprs) or not isinstance(res.get("digest"), str):
+            fail = Failure(
+                error="the run's result is malformed (did the candidate write to the result pipe?)"
+            )
+            return CheckResult(Status.RUNTIME_ERROR, fail, n_total, 0, details=details, **base)
         details["digest"] = res["digest"]
         atol = task.atol
         # 1) cases (expected or oracle), 2) workload vs the oracle, 3) the recorded tests
@@ -403,7 +433,7 @@ class Sandbox:
                 error=_short(res.get("error", ""), 800),
             )
             return Status.WRONG_ANSWER, fail
-        return _STATUSES.get(st, Status.SANDBOX_ERROR), _failure(res)
+        return _failed(res), _failure(res)
 
     def _direct(self, task: Task, code: str, n: int, done: int, details: dict, base: dict) -> CheckResult:
         job = self._job(
@@ -413,9 +443,7 @@ class Sandbox:
         st = res["status"]
         if st == "ok":
             return CheckResult(Status.PASSED, None, n, n, details=details, **base)
-        return CheckResult(
-            _STATUSES.get(st, Status.SANDBOX_ERROR), _failure(res), n, done, details=details, **base
-        )
+        return CheckResult(_failed(res), _failure(res), n, done, details=details, **base)
 
     def check_many(self, task: Task, codes: list[str]) -> list[CheckResult]:
         """`check` for many candidates, in parallel over the warm workers."""
@@ -484,9 +512,10 @@ class Sandbox:
             and len(runs) < (200 if profile else 40)
         ):
             res, _ = self._run(job, self._timing_groups(prep), w)
-            if res["status"] != "ok":
+            clean = _clean_memory(res) if res["status"] == "ok" else None
+            if clean is None:
                 break
-            runs.append(res)
+            runs.append(clean)
         if not runs:
             return {}
         recorded = sum(r["recorded"] for r in runs)
@@ -544,6 +573,42 @@ class Sandbox:
         return compare_samples(ma, mb, min_gain)
 
 
+def _sane(res: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+    """A run's result with the fields a candidate could forge (it can write to its result pipe) made
+    harmless: text fields are text, numbers are numbers; the zygote's own fields (cpu, wall, maxrss,
+    stdout) are set by the zygote after the child's and are trusted."""
+    for k in ("error", "input", "got"):
+        if k in res and not isinstance(res[k], str):
+            res[k] = str(res[k])[:2000]
+    for k in ("index", "rss_start", "calls"):
+        if k in res and (type(res[k]) is not int):
+            res[k] = 0
+    if "digest" in res and not isinstance(res["digest"], str):
+        res["digest"] = ""
+    if "status" in res and not isinstance(res["status"], str):
+        res["status"] = "?"
+    return res, blobs
+
+
+def _clean_memory(r: dict) -> dict | None:
+    """A traced run's figures, validated (None if a forged result left them malformed)."""
+    try:
+        out = {
+            k: float(r[k])
+            for k in ("samples", "memory_cpu", "mem_sum", "recorded", "peak_traced", "integral_raw")
+        }
+        out["prof_lines"] = [[str(fn), int(ln), int(c)] for fn, ln, c in r["prof_lines"]]
+        out["prof_funcs"] = [[str(fn), int(c)] for fn, c in r["prof_funcs"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    out["samples"], out["recorded"], out["peak_traced"] = (
+        int(out["samples"]),
+        int(out["recorded"]),
+        int(out["peak_traced"]),
+    )
+    return out
+
+
 def _check_parts(task: Task) -> list[list[str]]:
     return [["<prelude>", task.prelude], ["<tests>", task.check_source or ""]]
 
@@ -590,9 +655,9 @@ class _Timed:
         res, _ = self.sb._run(self.job, self.groups, w)
         self.last = res
         if res["status"] != "ok":
-            self.status = _STATUSES.get(res["status"], Status.SANDBOX_ERROR)
+            self.status = _failed(res)
             return
-        if not self.direct and res["digest"] != self.digest:
+        if not self.direct and res.get("digest") != self.digest:
             self.status = Status.WRONG_ANSWER
             self.last = dict(res, error="the outputs in a timed run differ from the checked outputs")
             return

@@ -727,7 +727,7 @@ class Zygote:
                     pos += size
                 if not isinstance(header, dict) or "status" not in header:
                     raise ValueError
-            except (ValueError, struct.error, UnicodeDecodeError):
+            except (ValueError, TypeError, struct.error, UnicodeDecodeError, RecursionError):
                 header, rblobs = (
                     {
                         "status": "runtime_error",

@@ -196,6 +196,52 @@ def test_always_equal_object_fails_check_tests_too(sb):
     assert r.details["check_mode"] == "replay"
 
 
+FORGED_RESULT = """
+import json, os, struct
+def f(n):
+    for status in ("passed", "ok"):
+        body = json.dumps({"status": status, "outputs": [], "digest": "", "n": 0}).encode()
+        os.write(3, struct.pack("<I", len(body)) + body)
+        os._exit(0)
+"""
+
+
+def test_a_forged_result_message_cannot_pass(sb):
+    r = run(sb, FORGED_RESULT)
+    assert r.status is Status.RUNTIME_ERROR
+    assert "unknown status" in r.failure.error
+
+
+FORGE_WHEN = """
+import json, os, struct, sys
+def forge(header):
+    body = json.dumps(header).encode()
+    os.write(3, struct.pack("<I", len(body)) + body)
+    os._exit(0)
+def f(n):
+    job = sys._getframe(1).f_locals.get("job", {})  # the harness's job: is this a timed or traced run?
+    if WHEN:
+        forge(HEADER)
+    return n * 2
+"""
+
+
+def test_forged_results_in_timed_runs_are_caught(sb):
+    code = FORGE_WHEN.replace("WHEN", 'not job.get("outputs", True) and not job.get("memory")').replace(
+        "HEADER", '{"status": "ok", "digest": 123, "rss_start": "x", "n": 0}'
+    )
+    m = sb.measure(task(), code, repeats=3)
+    assert m.status is Status.WRONG_ANSWER  # its digest is not the checked outputs' digest
+
+
+def test_forged_results_in_memory_runs_do_not_break_the_measurement(sb):
+    code = FORGE_WHEN.replace("WHEN", 'job.get("memory")').replace(
+        "HEADER", '{"status": "ok", "samples": "x", "prof_lines": 7}'
+    )
+    m = sb.measure(task(), code, repeats=3)
+    assert m.ok and m.peak_memory_bytes is None and m.cpu_time_s.n == 3
+
+
 CACHE_IN_MEMORY = """
 import builtins, sys
 def f(n):

@@ -97,3 +97,21 @@ def test_short_repr_survives_a_hostile_repr():
 
     assert "unrepresentable" in codec.short_repr(Bad())
     assert len(codec.short_repr("x" * 1000, 50)) == 50
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"f": None},
+        {"t": 5},
+        {"d": [[[1], 2]]},
+        {"s": [[1]]},
+        {"b": "zz"},
+        {"c": [1]},
+        {"a": 1, "b": 2},
+        {"x": 1},
+    ],
+)
+def test_malformed_encodings_decode_to_something_equal_to_nothing(forged):
+    got = codec.decode(forged)
+    assert not codec.equal(got, got) and not codec.equal(got, None)
