@@ -184,3 +184,17 @@ def test_interrupt_while_evaluating_resumes_without_asking_the_model_again(task,
     res2 = opt2.run(resume=res.run_id)
     assert opt2._get_backend().calls == []  # round 1's completions came from the checkpoint
     assert res2.status == "improved" and "# speed: 4" in res2.best_code and res2.rounds == 1
+
+
+def test_time_budget_stops_after_the_round_that_spent_it(task, tmp_path):
+    _, res = run(task, tmp_path, [SLOWER] * 8, candidates=2, rounds=4, patience=9, time_budget=0.0)
+    assert res.stop_reason == "time_budget" and res.rounds == 1
+
+
+def test_memory_goal_accepts_leaner_code_that_time_goal_rejects(task, tmp_path):
+    leaner = fn("# mem: 0.5")
+    _, res = run(task, tmp_path / "m", [leaner, SLOWER], candidates=2, rounds=1, goal="memory")
+    assert res.status == "improved" and "# mem: 0.5" in res.best_code
+    assert res.memory_ratio == pytest.approx(0.5) and res.improved
+    _, res = run(task, tmp_path / "t", [leaner, SLOWER], candidates=2, rounds=1, goal="time")
+    assert res.status == "unchanged" and res.best_code == ORIGINAL
