@@ -285,3 +285,13 @@ def test_default_model_on_cpu_finishes_and_is_never_worse(task, sandbox, tmp_pat
     if res.best_code != task.code:
         assert res.speedup >= 1.0
     assert len(read_trajectory(res.trajectory_path).steps) == 2
+
+
+def test_cli_custom_backend_by_import_path(workdir):
+    args = list(TARGET)
+    i = args.index("--backend")
+    del args[i : i + 4]  # drop --backend scripted --replies replies.json
+    p = cli(*args, "--backend", "examples.custom_backend:KnownAnswerBackend", "--json", cwd=workdir)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["status"] == "improved" and "Counter" in out["best_code"]
