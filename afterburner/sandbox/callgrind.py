@@ -23,7 +23,7 @@ import warnings
 from typing import Any
 
 from afterburner.sandbox.pool import WORKER, _bwrap_prefix, _env, _is_root, _make_hostdir, isolation_mode
-from afterburner.sandbox.worker import pack_msg
+from afterburner.sandbox.protocol import pack_msg
 
 _TOTAL = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.M)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from afterburner.errors import SandboxError
 from afterburner.sandbox.config import SandboxConfig
-from afterburner.sandbox.worker import pack_msg
+from afterburner.sandbox.protocol import pack_msg
 
 WORKER = Path(__file__).with_name("worker.py")
 _PROBE: dict[str, str] = {}  # isolation mode found by the one probe per process

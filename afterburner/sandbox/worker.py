@@ -1,39 +1,43 @@
-"""The warm worker ("zygote") that runs inside the sandbox, and the harness run in each forked child.
+"""The warm worker ("zygote") that runs inside the sandbox.
 
-Stdlib only; started by `afterburner.sandbox.pool` as ``python -I worker.py [--uid U --gid G] --work DIR
---tmp DIR [--ns]``. It speaks length-prefixed JSON on fds 0/1 (see `read_msg`/`write_msg`) and never
-runs candidate code itself: for every job it forks a child that does, so each run starts from the
-same clean state. The zygote waits for the child with ``wait4`` (the CPU time and peak RSS it reports
-come from the kernel, not from the candidate), enforces the wall timeout and the output cap, kills
-every process the child left behind, reaps them (it is a child subreaper, so their CPU time counts
-too) and wipes the work directories.
+Stdlib only; started by `afterburner.sandbox.pool` as ``python -s -P worker.py [--uid U --gid G] --work DIR
+--tmp DIR --ns 0|1`` (or ``--oneshot 1`` for one job in its own process, for callgrind). It speaks the
+`protocol` on fds 0/1 and never runs candidate code itself: for every job it forks a child that runs
+`harness.run_child`, so each run starts from the same clean state. The zygote waits for the child with
+``wait4`` (the CPU time and peak RSS it reports come from the kernel, not from the candidate), enforces
+the wall timeout and the output cap, kills every process the child left behind, reaps them (it is a
+child subreaper, so their CPU time counts too) and wipes the work directories.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
 import json
 import os
 import pickle
-import resource
 import select
 import shutil
 import signal
 import struct
 import sys
 import time
-import traceback
-from array import array
 
+# our stdlib-only siblings, imported by their own names (this file runs as a script, never as a
+# package module); the names are dropped from sys.modules so candidate code cannot import them by name
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
-import codec  # noqa: E402
+import harness  # noqa: E402
+from protocol import _HDR, pack_msg, read_msg, write_all  # noqa: E402
 
 sys.path.pop(0)
-del sys.modules["codec"]  # the candidate cannot `import codec` to reach our copy by name
-for _m in (
+for _name in ("codec", "protocol", "harness"):
+    sys.modules.pop(_name, None)
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+TAIL = harness.TAIL
+PREIMPORTS = (
     "collections",
     "heapq",
     "bisect",
@@ -51,472 +55,10 @@ for _m in (
     "decimal",
     "fractions",
     "statistics",
-    "dis",  # the profile sampler maps loop jumps to lines
-):
-    with contextlib.suppress(ImportError):
-        __import__(_m)
+    "dis",
+)  # what candidates and the harness commonly import: paid once here, not in every child
 
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
-_HDR = struct.Struct("<I")
-_BLOB = struct.Struct("<Q")
-TAIL = 2000
 
-
-# ---------------------------------------------------------------- framing
-def _read_exact(fd: int, n: int) -> bytes:
-    chunks, left = [], n
-    while left:
-        b = os.read(fd, min(left, 1 << 20))
-        if not b:
-            raise EOFError
-        chunks.append(b)
-        left -= len(b)
-    return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def read_msg(fd: int) -> tuple[dict, list[bytes]]:
-    """One message: u32 header length, JSON header, then ``header["blob_sizes"]`` raw blobs."""
-    (n,) = _HDR.unpack(_read_exact(fd, _HDR.size))
-    header = json.loads(_read_exact(fd, n))
-    blobs = [_read_exact(fd, size) for size in header.get("blob_sizes", ())]
-    return header, blobs
-
-
-def pack_msg(header: dict, blobs: list[bytes] = ()) -> bytes:
-    header = dict(header, blob_sizes=[len(b) for b in blobs])
-    body = json.dumps(header).encode()
-    return b"".join([_HDR.pack(len(body)), body, *blobs])
-
-
-# ---------------------------------------------------------------- the child (runs candidate code)
-def _tail(text: str, limit: int = TAIL) -> str:
-    return text if len(text) <= limit else "..." + text[-limit:]
-
-
-def _exc_info(e: BaseException) -> str:
-    """The traceback without the harness's own frames, cut to its tail."""
-    try:
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename != __file__]
-        lines = ["Traceback (most recent call last):\n"] if frames else []
-        lines += traceback.format_list(frames) + traceback.format_exception_only(type(e), e)
-        return _tail("".join(lines))
-    except BaseException:
-        return type(e).__name__
-
-
-def _exc_status(e: BaseException) -> str:
-    return "memory_exceeded" if isinstance(e, MemoryError) else "runtime_error"
-
-
-def _load_module(parts: list) -> dict:
-    import types
-
-    mod = types.ModuleType("candidate")
-    sys.modules["candidate"] = mod
-    for filename, src in parts:
-        if src:
-            exec(compile(src, filename, "exec"), mod.__dict__)
-    return mod.__dict__
-
-
-class _Result(Exception):
-    def __init__(self, header: dict, blobs: list[bytes] = ()) -> None:
-        self.header, self.blobs = header, list(blobs)
-
-
-def _compile_all(parts: list) -> None:
-    try:
-        for filename, src in parts:
-            compile(src, filename, "exec")
-    except (SyntaxError, ValueError) as e:  # ValueError: null bytes in source
-        raise _Result({"status": "syntax_error", "error": _exc_info(e)}) from None
-
-
-def _resolve(ns: dict, entry: list):
-    name, instantiate, method = entry
-    if name not in ns:
-        raise _Result({"status": "missing_entry_point", "error": f"the code does not define {name!r}"})
-    obj = ns[name]
-    if method is None:
-        if not callable(obj):
-            raise _Result({"status": "missing_entry_point", "error": f"{name!r} is not callable"})
-        return obj
-    if not hasattr(obj, method):
-        raise _Result({"status": "missing_entry_point", "error": f"{name!r} has no attribute {method!r}"})
-    if instantiate:
-        return lambda *a, **k: getattr(obj(), method)(*a, **k)  # a fresh instance per call
-    return getattr(obj, method)
-
-
-def _inputs(blobs: list[bytes]) -> list:
-    out = []
-    for b in blobs:
-        out.extend(pickle.loads(b))
-    return out
-
-
-_JUMPS: dict = {}
-
-
-def _sample_line(f) -> int:
-    """The line a profile sample is charged to. CPython runs the handler at calls and backward jumps;
-    a sample taken at a loop's JUMP_BACKWARD (which carries the last body line, or none) is charged to
-    the loop's header, the line it jumps to: the time went to the loop, not to its last statement."""
-    co, lasti = f.f_code, f.f_lasti
-    jumps = _JUMPS.get(co)
-    if jumps is None:
-        import dis
-
-        jumps = _JUMPS[co] = {
-            i.offset: i.argval for i in dis.get_instructions(co) if i.opname == "JUMP_BACKWARD"
-        }
-    target = jumps.get(lasti)
-    if target is not None:
-        return _line_of(co, target)
-    return f.f_lineno or _line_of(co, lasti)
-
-
-def _line_of(co, lasti: int) -> int:
-    """The source line of a bytecode offset (f_lineno is None on some instructions in 3.11)."""
-    last = co.co_firstlineno
-    for start, end, line in co.co_lines():
-        if line is not None and start <= lasti:
-            last = line
-        if start <= lasti < end:
-            break
-    return last
-
-
-class _Sampler:
-    """ITIMER_PROF sampler: traced memory over CPU time, and the candidate's stack (profile)."""
-
-    N = 1 << 18
-
-    def __init__(self) -> None:
-        self.t = array("d", bytes(8 * self.N))
-        self.m = array("d", bytes(8 * self.N))
-        self.i = 0
-        self.samples = 0
-        self.lines: dict = {}
-        self.funcs: dict = {}
-        self.base = 0
-
-    def handler(self, signum, frame) -> None:
-        import tracemalloc
-
-        i = self.i
-        if i < self.N:
-            self.t[i] = time.process_time()
-            self.m[i] = tracemalloc.get_traced_memory()[0] - self.base
-            self.i = i + 1
-        self.samples += 1
-        inner, seen, f = True, set(), frame
-        while f is not None:
-            co = f.f_code
-            if co.co_filename == "<candidate>":
-                name = co.co_qualname
-                if inner:
-                    key = (name, _sample_line(f))
-                    self.lines[key] = self.lines.get(key, 0) + 1
-                    inner = False
-                if name not in seen:
-                    seen.add(name)
-                    self.funcs[name] = self.funcs.get(name, 0) + 1
-            f = f.f_back
-
-
-def _call_all(fn, inputs: list, job: dict, sampler: _Sampler | None) -> dict:
-    want_outputs = job.get("outputs", True)
-    digest_n = job.get("digest_count", len(inputs))
-    h = hashlib.sha256()
-    outputs = []
-    for idx, (args, kwargs) in enumerate(inputs):
-        try:
-            got = fn(*args, **kwargs)
-            enc = codec.encode(got)
-            del got
-        except _Result:
-            raise
-        except BaseException as e:  # SystemExit and KeyboardInterrupt too: the candidate raised them
-            if sampler is not None:
-                signal.setitimer(signal.ITIMER_PROF, 0)
-            raise _Result(
-                {"status": _exc_status(e), "error": _exc_info(e), "index": idx, "outputs": outputs}
-            ) from None
-        if idx < digest_n:
-            h.update(codec._canon(enc).encode())
-            h.update(b"\n")
-        if want_outputs:
-            outputs.append(enc)
-    return {
-        "status": "ok",
-        "digest": h.hexdigest(),
-        "n": len(inputs),
-        "outputs": outputs if want_outputs else None,
-    }
-
-
-def _job_call(job: dict, blobs: list[bytes]) -> _Result:
-    _compile_all(job["parts"])
-    try:
-        ns = _load_module(job["parts"])
-        fn = _resolve(ns, job["entry"])
-    except _Result:
-        raise
-    except BaseException as e:
-        raise _Result({"status": _exc_status(e), "error": _exc_info(e), "index": -1}) from None
-    inputs = _inputs(blobs)  # after the module: inputs may hold instances of the prelude's classes
-    if not job.get("memory"):
-        rss0 = _rss()
-        out = _call_all(fn, inputs, job, None)
-        out["rss_start"] = rss0
-        return _Result(out)
-    return _Result(_traced(lambda sampler: _call_all(fn, inputs, job, sampler), job))
-
-
-def _traced(run, job: dict) -> dict:
-    """`run(sampler)` under tracemalloc and the ITIMER_PROF sampler: its result plus the memory figures."""
-    import tracemalloc
-
-    sampler = _Sampler()
-    tracemalloc.start()
-    sampler.base = tracemalloc.get_traced_memory()[0]
-    tracemalloc.reset_peak()
-    signal.signal(signal.SIGPROF, sampler.handler)
-    cpu0 = time.process_time()
-    signal.setitimer(signal.ITIMER_PROF, job.get("interval", 0.001), job.get("interval", 0.001))
-    try:
-        out = run(sampler)
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-    cpu1 = time.process_time()
-    peak = tracemalloc.get_traced_memory()[1] - sampler.base
-    tracemalloc.stop()
-    # memory-time integral of this run: trapezoid over CPU time, from 0 at the start to the end
-    ts = [cpu0, *sampler.t[: sampler.i], cpu1]
-    ms = [0.0, *sampler.m[: sampler.i], sampler.m[sampler.i - 1] if sampler.i else 0.0]
-    integral = sum((ts[k + 1] - ts[k]) * (ms[k + 1] + ms[k]) / 2 for k in range(len(ts) - 1))
-    out.update(
-        peak_traced=max(0, peak),
-        integral_raw=max(0.0, integral),
-        mem_sum=float(sum(sampler.m[: sampler.i])),
-        recorded=sampler.i,
-        memory_cpu=cpu1 - cpu0,
-        samples=sampler.samples,
-        prof_lines=[[k[0], k[1], v] for k, v in sampler.lines.items()],
-        prof_funcs=[[k, v] for k, v in sampler.funcs.items()],
-    )
-    return out
-
-
-def _job_generate(job: dict, blobs: list[bytes]) -> _Result:
-    _compile_all(job["parts"])
-    try:
-        ns = _load_module(job["parts"])
-        gen = ns.get("generate")
-        if not callable(gen):
-            raise _Result({"status": "missing_entry_point", "error": "the workload does not define generate"})
-        inputs, reprs = [], []
-        for n, seed in job["calls"]:
-            r = gen(n, seed)
-            if not (
-                isinstance(r, tuple | list)
-                and len(r) == 2
-                and isinstance(r[0], tuple | list)
-                and isinstance(r[1], dict)
-            ):
-                raise _Result(
-                    {
-                        "status": "runtime_error",
-                        "error": f"generate({n}, {seed}) must return (args, kwargs), got {type(r).__name__}",
-                    }
-                )
-            inputs.append((tuple(r[0]), dict(r[1])))
-            reprs.append(codec.short_repr(inputs[-1]))
-        blob = pickle.dumps(inputs, protocol=pickle.HIGHEST_PROTOCOL)
-    except _Result:
-        raise
-    except BaseException as e:
-        raise _Result({"status": _exc_status(e), "error": _exc_info(e)}) from None
-    return _Result({"status": "ok", "reprs": reprs}, [blob])
-
-
-def _check_ns(job: dict) -> dict:
-    ns: dict = {"__name__": "check", "__builtins__": __builtins__}
-    for filename, src in job["check_parts"]:
-        if src:
-            exec(compile(src, filename, "exec"), ns)
-    if not callable(ns.get("check")):
-        raise _Result({"status": "runtime_error", "error": "the tests do not define check(candidate)"})
-    return ns
-
-
-def _job_record(job: dict, blobs: list[bytes]) -> _Result:
-    """Run check(oracle) through a recorder: the call inputs (pickled) and the oracle's outputs."""
-    calls, encs, reprs = [], [], []
-    try:
-        fn = _resolve(_load_module(job["parts"]), job["entry"])
-        ns = _check_ns(job)
-
-        def recorder(*args, **kwargs):
-            calls.append(pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
-            reprs.append(codec.short_repr((args, kwargs)))
-            out = fn(*args, **kwargs)
-            encs.append(codec.encode(out))
-            return out
-
-        ns["check"](recorder)
-    except _Result:
-        raise
-    except BaseException as e:
-        raise _Result({"status": "runtime_error", "error": _exc_info(e)}) from None
-    blob = pickle.dumps([pickle.loads(c) for c in calls], protocol=pickle.HIGHEST_PROTOCOL)
-    args_digests = [hashlib.sha256(c).hexdigest() for c in calls]
-    return _Result({"status": "ok", "outputs": encs, "reprs": reprs, "args_digests": args_digests}, [blob])
-
-
-def _job_replay(job: dict, blobs: list[bytes]) -> _Result:
-    """Run check with a proxy that returns the candidate's (decoded) outputs in order; no candidate code."""
-    outputs = job["replay_outputs"]
-    digests = job["args_digests"]
-    state = {"i": 0}
-
-    class Diverged(BaseException):
-        pass
-
-    def proxy(*args, **kwargs):
-        i = state["i"]
-        if (
-            i >= len(outputs)
-            or hashlib.sha256(pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
-            != digests[i]
-        ):
-            raise Diverged
-        state["i"] = i + 1
-        return codec.decode(outputs[i])
-
-    try:
-        ns = _check_ns(job)
-        ns["check"](proxy)
-    except Diverged:
-        return _Result({"status": "diverged", "calls": state["i"]})
-    except AssertionError as e:
-        return _Result({"status": "wrong_answer", "error": _exc_info(e), "calls": state["i"]})
-    except BaseException as e:
-        return _Result({"status": "runtime_error", "error": _exc_info(e), "calls": state["i"]})
-    return _Result({"status": "ok", "calls": state["i"]})
-
-
-def _job_direct(job: dict, blobs: list[bytes]) -> _Result:
-    """Fallback: check(candidate) in the candidate's own process (it could tamper with check).
-
-    Also the timed workload of a task whose only tests are such a check (``memory`` traces it)."""
-    _compile_all(job["parts"])
-    last = {"input": "", "got": ""}
-    try:
-        fn = _resolve(_load_module(job["parts"]), job["entry"])
-        ns = _check_ns(job)
-
-        def watched(*args, **kwargs):
-            last["input"], last["got"] = codec.short_repr((args, kwargs)), ""
-            out = fn(*args, **kwargs)
-            last["got"] = codec.short_repr(out)
-            return out
-
-        if job.get("memory"):
-            return _Result(_traced(lambda sampler: (ns["check"](watched), {"status": "ok"})[1], job))
-        rss0 = _rss()
-        ns["check"](watched)
-    except _Result:
-        raise
-    except AssertionError as e:
-        return _Result({"status": "wrong_answer", "error": _exc_info(e), **last})
-    except BaseException as e:
-        return _Result({"status": _exc_status(e), "error": _exc_info(e), **last})
-    return _Result({"status": "ok", "rss_start": rss0})
-
-
-JOBS = {
-    "call": _job_call,
-    "generate": _job_generate,
-    "record": _job_record,
-    "replay": _job_replay,
-    "direct": _job_direct,
-}
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return 0
-
-
-def _set_limits(lim: dict) -> None:
-    def setl(which: int, value: int | None) -> None:
-        if value is None:
-            return
-        try:
-            resource.setrlimit(which, (value, value))
-        except (ValueError, OSError):
-            pass
-
-    setl(resource.RLIMIT_CORE, 0)
-    cpu = lim.get("cpu_s")
-    if cpu:
-        try:
-            resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 1))
-        except (ValueError, OSError):
-            pass
-    setl(resource.RLIMIT_AS, lim.get("as_bytes"))
-    setl(resource.RLIMIT_FSIZE, lim.get("fsize_bytes"))
-    setl(resource.RLIMIT_NPROC, lim.get("nproc"))
-    setl(resource.RLIMIT_NOFILE, lim.get("nofile"))
-
-
-def _child(job: dict, blobs: list[bytes], res_w: int, out_w: int, workdir: str) -> None:
-    with contextlib.suppress(OSError):  # already a session leader in --oneshot mode
-        os.setsid()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
-    devnull = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(out_w, 1)
-    os.dup2(out_w, 2)
-    os.dup2(res_w, 3)
-    os.closerange(4, 1 << 16)
-    os.chdir(workdir)
-    _set_limits(job.get("limits", {}))
-    try:
-        res = JOBS[job["kind"]](job, blobs)
-    except _Result as r:
-        res = r
-    except BaseException as e:  # our harness failed (or the candidate broke it)
-        res = _Result({"status": _exc_status(e), "error": _exc_info(e)})
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BaseException:
-        pass
-    try:
-        data = pack_msg(res.header, res.blobs)
-    except BaseException as e:
-        data = pack_msg(
-            {"status": _exc_status(e), "error": "could not serialize the result: " + _exc_info(e)}
-        )
-    _write_all(3, data)
-
-
-# ---------------------------------------------------------------- the zygote
 class Zygote:
     def __init__(self, workdir: str, tmpdir: str, ns: bool) -> None:
         self.workdir, self.tmpdir, self.ns = workdir, tmpdir, ns
@@ -644,7 +186,7 @@ class Zygote:
             try:
                 os.close(res_r)
                 os.close(out_r)
-                _child(job, blobs, res_w, out_w, self.workdir)
+                harness.run_child(job, blobs, res_w, out_w, self.workdir)
             finally:
                 os._exit(0)
         os.close(res_w)
@@ -773,18 +315,18 @@ class Zygote:
                 return
             op = header.get("op")
             if op == "ping":
-                _write_all(wfd, pack_msg({"ok": True, "pid": os.getpid(), "uid": os.getuid()}))
+                write_all(wfd, pack_msg({"ok": True, "pid": os.getpid(), "uid": os.getuid()}))
             elif op == "run":
                 for key, blob in zip(header.get("new_keys", ()), blobs, strict=False):
                     self._store(key, blob)
                 missing = [k for k in header.get("blob_keys", ()) if k not in self.blobs]
                 if missing:
-                    _write_all(wfd, pack_msg({"missing": missing}))
+                    write_all(wfd, pack_msg({"missing": missing}))
                     continue
                 res, rblobs = self.run(header["job"], [self.blobs[k] for k in header.get("blob_keys", ())])
-                _write_all(wfd, pack_msg(res, rblobs))
+                write_all(wfd, pack_msg(res, rblobs))
             else:
-                _write_all(wfd, pack_msg({"error": f"unknown op {op!r}"}))
+                write_all(wfd, pack_msg({"error": f"unknown op {op!r}"}))
 
     def _store(self, key: str, blob: bytes) -> None:
         limit = 512 << 20
@@ -804,8 +346,8 @@ def _warm_up() -> None:
         "entry": ["f", False, None],
     }
     try:
-        JOBS["call"](job, [pickle.dumps([((1,), {})])])
-    except _Result as r:
+        harness.JOBS["call"](job, [pickle.dumps([((1,), {})])])
+    except harness.Result as r:
         pack_msg(r.header, r.blobs)
     sys.modules.pop("candidate", None)
 
@@ -825,7 +367,7 @@ def main(argv: list[str]) -> None:
         res_w = os.dup(1)
         null = os.open("/dev/null", os.O_WRONLY)
         os.makedirs(args["--work"], exist_ok=True)
-        _child(header["job"], blobs, res_w, null, args["--work"])
+        harness.run_child(header["job"], blobs, res_w, null, args["--work"])
         os._exit(0)
     rfd, wfd = os.dup(0), os.dup(1)
     null = os.open("/dev/null", os.O_RDWR)
@@ -833,6 +375,9 @@ def main(argv: list[str]) -> None:
         os.dup2(null, fd)
     os.close(null)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    for name in PREIMPORTS:
+        with contextlib.suppress(ImportError):
+            __import__(name)
     _warm_up()
     import gc
 
