@@ -13,6 +13,11 @@ and every other process left in the namespace, reaps them (it is a subreaper), a
 /dev/shm. Each repetition is a new fork of a zygote that never ran candidate code, so nothing carries
 over from one run to the next, in memory or in files.
 
+Modules: `sandbox` (the API), `prepare` (a task's inputs and oracle outputs), `timing` (timed and
+traced runs), `verdict` (run results to statuses, distrusting forged fields), `codec` (outputs as plain
+data), `pool` (the warm workers), `protocol` (pipe framing), `worker` (the zygote) and `harness` (the
+child), `callgrind` (instruction counts), `config`, `result`.
+
 What is protected:
 - the optimizer's process: candidate code never runs in it, and nothing a candidate produced is
   unpickled in it (outputs are JSON plain data; pickles only carry the task's own inputs);
