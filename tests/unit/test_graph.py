@@ -85,7 +85,8 @@ def test_refine_prompt_carries_measured_feedback(task, tmp_path):
 
 
 def test_afterburner_strategy_one_candidate_paper_feedback_greedy(task, tmp_path):
-    opt, res = run(task, tmp_path, [NOISE, WRONG, FAST], strategy="afterburner", rounds=3, patience=1)
+    paper_fast = f"<thinking>A dict keeps order.</thinking>\n<solution>\n{FAST}</solution>\ntrailing talk"
+    opt, res = run(task, tmp_path, [NOISE, WRONG, paper_fast], strategy="afterburner", rounds=3, patience=1)
     assert res.rounds == 3 and res.stop_reason == "max_rounds"  # no patience
     assert "# speed: 4" in res.best_code
     assert "# speed: 1.01" in res.rounds_best_code[0]  # greedy: faster by the median is enough
@@ -94,6 +95,8 @@ def test_afterburner_strategy_one_candidate_paper_feedback_greedy(task, tmp_path
     assert "<thinking>" in prompts[0][0]["content"]
     assert "Passed: True, Time:" in prompts[1][-1]["content"] and "Integral:" in prompts[1][-1]["content"]
     assert "Passed: False" in prompts[2][-1]["content"]
+    last = read_trajectory(res.trajectory_path).steps[-1]
+    assert last["completion"].endswith("</solution>") and last["accepted"]  # cut at the stop string
 
 
 def test_baseline_strategy_makes_all_calls_in_one_round(task, tmp_path):
