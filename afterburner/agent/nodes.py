@@ -409,7 +409,7 @@ def refine(state: OptimizerState, runtime: Any) -> dict:
         conv = refine_conversation(task, code or best_code, strategy, s.goal, feedback=line)
         return {"conversation": conv, "suggested": []}
     profile = _profile(best.get("profile"))
-    remedies = find_remedies(best_code, profile.lines) if profile else []
+    remedies = find_remedies(best_code, profile.lines, use_ruff=True) if profile else []
     mem_ratio = _ratio(best.get("peak_memory_bytes"), (baseline or {}).get("peak_memory_bytes"))
     conv = refine_conversation(
         task,

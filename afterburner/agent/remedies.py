@@ -14,15 +14,21 @@ Rules (id: pattern -> remedy):
 - ``index_count_in_loop``: ``seq.index(x)`` / ``seq.count(x)`` inside a loop -> dict / Counter
 - ``trial_division``: ``for d in range(2, n)`` testing ``n % d`` -> stop at ``math.isqrt(n)`` / a sieve
 - ``range_len_indexing``: ``for i in range(len(xs))`` using ``xs[i]`` -> iterate directly, ``zip``, ``sum``
+
+As a cheap extra signal, ``ruff check --select PERF`` findings on hot lines become remedies too (rule
+``ruff``, with ruff's own message), when ruff is installed.
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import shutil
+import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["RULES", "Remedy", "find_remedies", "scan"]
+__all__ = ["RULES", "Remedy", "find_remedies", "ruff_perf", "scan"]
 
 RULES = (
     "membership_in_list",
@@ -295,7 +301,9 @@ def scan(code: str) -> list[Remedy]:
     return s.found
 
 
-def find_remedies(code: str, hot_lines: Mapping[int, float] | Iterable[dict], limit: int = 3) -> list[Remedy]:
+def find_remedies(
+    code: str, hot_lines: Mapping[int, float] | Iterable[dict], limit: int = 3, use_ruff: bool = False
+) -> list[Remedy]:
     """The patterns whose span holds a measured hot line, hottest first, one per rule and place.
 
     `hot_lines` maps line number -> measured share, or is `Profile.lines` (dicts with "line", "share").
@@ -305,7 +313,7 @@ def find_remedies(code: str, hot_lines: Mapping[int, float] | Iterable[dict], li
     if not hot_lines:
         return []
     out: dict[tuple, Remedy] = {}
-    for r in scan(code):
+    for r in [*scan(code), *(ruff_perf(code) if use_ruff else [])]:
         shares = [s for ln, s in hot_lines.items() if r.line <= ln <= r.end_line]
         if not shares:
             continue
@@ -313,14 +321,49 @@ def find_remedies(code: str, hot_lines: Mapping[int, float] | Iterable[dict], li
         hot = Remedy(r.rule, r.line, r.end_line, r.names, max(shares))
         if key not in out or out[key].share < hot.share:
             out[key] = hot
-    ranked = sorted(out.values(), key=lambda r: (-r.share, r.end_line - r.line, RULES.index(r.rule)))
+    order = {rule: i for i, rule in enumerate((*RULES, "ruff"))}  # our rules before ruff's, on a tie
+    ranked = sorted(out.values(), key=lambda r: (-r.share, r.end_line - r.line, order[r.rule]))
     seen_rules: set[str] = set()
     seen_lines: set[int] = set()
     result = []
     for r in ranked:  # one remedy per rule and per line: two pieces of advice on one line only distract
-        if r.rule in seen_rules or r.line in seen_lines:
+        if (r.rule in seen_rules and r.rule != "ruff") or r.line in seen_lines:
             continue
         seen_rules.add(r.rule)
         seen_lines.add(r.line)
         result.append(r)
     return result[:limit]
+
+
+def ruff_perf(code: str) -> list[Remedy]:
+    """ruff's PERF findings in `code` (rule ``ruff``); empty when ruff is not installed or fails."""
+    exe = shutil.which("ruff")
+    if exe is None:
+        return []
+    cmd = [
+        exe,
+        "check",
+        "--select",
+        "PERF",
+        "--output-format",
+        "json",
+        "--no-cache",
+        "--isolated",
+        "--exit-zero",
+        "--stdin-filename",
+        "candidate.py",
+        "-",
+    ]
+    try:
+        proc = subprocess.run(cmd, input=code, capture_output=True, text=True, timeout=20)
+        found = json.loads(proc.stdout or "[]")
+    except (OSError, subprocess.SubprocessError, json.JSONDecodeError):
+        return []
+    out = []
+    for f in found:
+        row = int((f.get("location") or {}).get("row") or 0)
+        if row:
+            out.append(
+                Remedy("ruff", row, row, {"code": str(f.get("code")), "message": str(f.get("message"))})
+            )
+    return out

@@ -140,3 +140,18 @@ def test_one_remedy_per_line_the_algorithmic_one_first():
     found = find_remedies(code, {8: 0.97})  # the profiler's hot line may be off by one: inside the loop
     assert found[0].rule == "nested_pairs" and found[0].line == 5
     assert len({r.line for r in found}) == len(found)
+
+
+def test_ruff_perf_findings_on_hot_lines_are_an_extra_signal():
+    pytest.importorskip("ruff")
+    code = textwrap.dedent("""
+        def f(xs):
+            out = []
+            for x in xs:
+                out.append(x * 2)
+            return out
+    """)
+    assert find_remedies(code, {5: 0.9}) == []
+    [r] = find_remedies(code, {5: 0.9}, use_ruff=True)
+    assert r.rule == "ruff" and r.names["code"] == "PERF401"
+    assert "list comprehension" in render_remedy(r, code) and "90%" in render_remedy(r, code)
