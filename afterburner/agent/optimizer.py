@@ -11,6 +11,7 @@ import contextlib
 import difflib
 import json
 import math
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -131,7 +132,8 @@ class OptimizationResult:
 
 
 def _new_run_id(task: Task) -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{task.fingerprint()[:6]}"
+    # the random part keeps two runs of one task started in the same second (a benchmark) apart
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{task.fingerprint()[:6]}-{secrets.token_hex(2)}"
 
 
 class Optimizer:

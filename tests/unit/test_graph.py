@@ -201,3 +201,9 @@ def test_memory_goal_accepts_leaner_code_that_time_goal_rejects(task, tmp_path):
     assert res.memory_ratio == pytest.approx(0.5) and res.improved
     _, res = run(task, tmp_path / "t", [leaner, SLOWER], candidates=2, rounds=1, goal="time")
     assert res.status == "unchanged" and res.best_code == ORIGINAL
+
+
+def test_two_runs_of_one_task_at_once_do_not_share_a_run(task, tmp_path):
+    _, a = run(task, tmp_path, [FAST, SLOWER], candidates=2, rounds=1)
+    _, b = run(task, tmp_path, [SLOWER, SLOWER], candidates=2, rounds=1)
+    assert a.run_id != b.run_id and a.status == "improved" and b.status == "unchanged"
