@@ -131,7 +131,9 @@ class Task:
         known = {f.name for f in fields(cls)} | {"tests", "workload"}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise TaskError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+            raise TaskError(
+                f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
+            )
         for key in ("name", "entry_point"):
             if not data.get(key):
                 raise TaskError(f"{where}: missing '{key}'")
@@ -141,9 +143,12 @@ class Task:
         workload = data.pop("workload", None)
         if workload is not None:
             data.update(_parse_workload_obj(workload, where))
-        data["cases"] = tuple(Case.from_obj(c, f"{where}: case {i}") for i, c in enumerate(data.get("cases", ())))
+        data["cases"] = tuple(
+            Case.from_obj(c, f"{where}: case {i}") for i, c in enumerate(data.get("cases", ()))
+        )
         data["workload_inputs"] = tuple(
-            Case.from_obj(c, f"{where}: workload input {i}") for i, c in enumerate(data.get("workload_inputs", ()))
+            Case.from_obj(c, f"{where}: workload input {i}")
+            for i, c in enumerate(data.get("workload_inputs", ()))
         )
         data["sizes"] = tuple(int(s) for s in data.get("sizes", ()))
         try:
@@ -156,9 +161,7 @@ def parse_entry_point(entry_point: str) -> tuple[str, bool, str | None]:
     """Split an entry point into (name, instantiate, method): ``Solution().f`` -> ("Solution", True, "f")."""
     m = _ENTRY_RE.match(entry_point.strip())
     if not m:
-        raise TaskError(
-            f"entry point {entry_point!r} is not one of: name, Class.method, Class().method"
-        )
+        raise TaskError(f"entry point {entry_point!r} is not one of: name, Class.method, Class().method")
     return m.group(1), bool(m.group(2)), m.group(3)
 
 
@@ -168,8 +171,11 @@ def _defines(source: str, name: str) -> bool:
     except SyntaxError:
         return False
     return any(
-        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == name
-        or isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+        (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == name)
+        or (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+        )
         for node in tree.body
     )
 
@@ -218,7 +224,11 @@ def _parse_workload_obj(workload: Any, where: str) -> dict:
     if isinstance(workload, dict) and "inputs" in workload:
         workload = workload["inputs"]
     if isinstance(workload, list):
-        return {"workload_inputs": [Case.from_obj(c, f"{where}: workload input {i}") for i, c in enumerate(workload)]}
+        return {
+            "workload_inputs": [
+                Case.from_obj(c, f"{where}: workload input {i}") for i, c in enumerate(workload)
+            ]
+        }
     raise TaskError(f"{where}: 'workload' must be {{generate: source, sizes: [...]}} or a list of inputs")
 
 
@@ -229,7 +239,9 @@ def _sizes_from_source(source: str) -> tuple[int, ...]:
     except SyntaxError:
         return ()
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "SIZES" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "SIZES" for t in node.targets
+        ):
             try:
                 return tuple(int(s) for s in ast.literal_eval(node.value))
             except (ValueError, TypeError):
@@ -306,8 +318,11 @@ def _class_has_method(code: str, cls: str, method: str) -> bool:
     for node in ast.parse(code).body:
         if isinstance(node, ast.ClassDef) and node.name == cls:
             return any(
-                isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == method
-                or isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == method for t in n.targets)
+                (isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == method)
+                or (
+                    isinstance(n, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == method for t in n.targets)
+                )
                 for n in node.body
             )
     return False

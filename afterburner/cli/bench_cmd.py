@@ -17,7 +17,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench",
-        help="benchmark the optimizer over a suite (pass@1, speedups, Time/Memory/Integral %)",
+        help="benchmark the optimizer over a suite (pass@1, speedups, Time/Memory/Integral %%)",
         description="Run the optimizer over every task of a suite for each strategy and model (interleaved "
         "per task), re-measure the results, and write results.jsonl/results.json, summary.md and plots.",
     )
