@@ -52,6 +52,8 @@ class Case:
 
     @classmethod
     def from_obj(cls, obj: Any, where: str = "case") -> Case:
+        if isinstance(obj, Case):
+            return obj
         if isinstance(obj, dict) and ("args" in obj or "kwargs" in obj or "expected" in obj):
             args = obj.get("args", [])
             kwargs = obj.get("kwargs", {})
