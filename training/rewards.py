@@ -108,7 +108,7 @@ class Baseline:
 
     code: str
     passed: bool
-    measurement: Any = None  # afterburner.measure.Measurement, when measured
+    measurement: Any = None  # afterburner.measurement.Measurement, when measured
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ def evaluate(
     `confirm`: only when the cached baseline says "significantly different", confirm that way.
     """
     from afterburner.llm import extract_code
-    from afterburner.measure import compare_samples
+    from afterburner.measurement import compare_samples
 
     base = _baseline(sb, task, repeats)
     extraction = extract_code(text, task.entry_point)

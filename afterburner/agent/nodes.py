@@ -389,7 +389,7 @@ def _paper_feedback(c: dict | None) -> tuple[str, str]:
 
 
 def _profile(d: dict | None) -> Any:
-    from afterburner.measure import Profile
+    from afterburner.measurement import Profile
 
     if not d:
         return None

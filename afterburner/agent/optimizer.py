@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import afterburner.sandbox  # noqa: F401  (first: importing afterburner.measure first hits an import cycle)
 from afterburner.agent.state import RunContext, Settings
 from afterburner.agent.strategies import Strategy, get_strategy
 from afterburner.errors import BackendError, ConfigError, TaskError
-from afterburner.measure import Measurement, Profile, Stats
+from afterburner.measurement import Measurement, Profile, Stats
 from afterburner.sandbox.result import Failure, Status
 from afterburner.task import Task, load_target
 from afterburner.trajectory import TrajectoryWriter

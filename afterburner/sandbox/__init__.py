@@ -54,7 +54,7 @@ __all__ = ["CheckResult", "Failure", "Sandbox", "SandboxConfig", "Status", "comp
 
 
 def __getattr__(name: str) -> Any:
-    # lazy: afterburner.measure imports sandbox.result, and sandbox.sandbox imports afterburner.measure
+    # lazy: afterburner.measurement imports sandbox.result, and sandbox.sandbox imports afterburner.measurement
     if name == "Sandbox":
         from afterburner.sandbox.sandbox import Sandbox
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from afterburner.measure import Comparison, Measurement, compare_samples
+from afterburner.measurement import Comparison, Measurement, compare_samples
 from afterburner.sandbox import codec
 from afterburner.sandbox.config import SandboxConfig
 from afterburner.sandbox.pool import Worker, WorkerDied, WorkerPool

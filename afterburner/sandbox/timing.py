@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import TYPE_CHECKING
 
-from afterburner.measure import Measurement, Profile, summarize
+from afterburner.measurement import Measurement, Profile, summarize
 from afterburner.sandbox.prepare import Prepared, times_direct
 from afterburner.sandbox.result import CheckResult, Status
 from afterburner.sandbox.verdict import failed_status, failure_of

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 import threading
 
-import afterburner.sandbox  # noqa: F401  (before afterburner.measure: import cycle)
-from afterburner.measure import Comparison, Measurement, Profile, Stats, compare_samples
+from afterburner.measurement import Comparison, Measurement, Profile, Stats, compare_samples
 from afterburner.sandbox.result import CheckResult, Failure, Status
 
 

@@ -1,7 +1,7 @@
 from afterburner.bench.evaluate import _integral_ratio, known_solutions, same_code
 from afterburner.bench.replay import replay_code, replay_reply
 from afterburner.llm import extract_code
-from afterburner.measure import Measurement, compare_samples, summarize
+from afterburner.measurement import Measurement, compare_samples, summarize
 from afterburner.sandbox.result import Status
 from afterburner.task import Task
 

@@ -14,11 +14,9 @@ import re
 
 import pytest
 
-import afterburner.sandbox  # noqa: F401 - first: importing afterburner.measure alone is circular (see report)
-
 # isort: split
 from afterburner.errors import SandboxError
-from afterburner.measure import Measurement, compare_samples, summarize
+from afterburner.measurement import Measurement, compare_samples, summarize
 from afterburner.sandbox.result import CheckResult, Status
 from afterburner.task import Task
 from training.rewards import AfterburnerReward, SpeedupReward, make_reward

@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 import random
 import statistics
-import sys
-import types
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -186,16 +184,3 @@ def compare_samples(
     speedup = a.cpu_time_s.median / b.cpu_time_s.median if b.cpu_time_s.median > 0 else math.inf
     ci = bootstrap_ratio_ci(sa, sb, confidence, seed=seed)
     return Comparison(speedup, ci, ci[0] > 1 + min_gain, min_gain, a, b, mem_ratio)
-
-
-class _CallableModule(types.ModuleType):
-    """`afterburner.measure` is this module and, as the public API promises, a function too:
-    ``afterburner.measure(task, code=None, ...)`` opens a sandbox for one measurement."""
-
-    def __call__(self, task: Any, code: str | None = None, **kwargs: Any) -> Measurement:
-        from afterburner.sandbox import measure as _measure
-
-        return _measure(task, code, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
