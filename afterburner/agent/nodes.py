@@ -93,10 +93,13 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
             why = _failure_line(m.failure)
             raise TaskError(f"the original code cannot be measured on its workload ({m.status.value}: {why})")
         baseline = m.to_dict()
+    first = {"conversation": initial_conversation(task, ctx.strategy, s.goal), "suggested": []}
+    if baseline and ctx.strategy.feedback == "profile":
+        # the original's measured hot lines and their remedies already steer the first round
+        first = _profile_conversation(ctx, {}, task.code, baseline, baseline)
     return {
         "round": 0,
-        "conversation": initial_conversation(task, ctx.strategy, s.goal),
-        "suggested": [],
+        **first,
         "candidates": [],
         "baseline": baseline,
         "best_code": task.code,
@@ -408,6 +411,14 @@ def refine(state: OptimizerState, runtime: Any) -> dict:
         code, line = _paper_feedback(last)
         conv = refine_conversation(task, code or best_code, strategy, s.goal, feedback=line)
         return {"conversation": conv, "suggested": []}
+    return _profile_conversation(ctx, state, best_code, best, baseline)
+
+
+def _profile_conversation(
+    ctx: RunContext, state: dict, best_code: str, best: dict, baseline: dict | None
+) -> dict:
+    """The prompt with measured feedback on `best_code`: hot lines, remedies, failures, history."""
+    task, s, strategy = ctx.task, ctx.settings, ctx.strategy
     profile = _profile(best.get("profile"))
     remedies = find_remedies(best_code, profile.lines, use_ruff=True) if profile else []
     mem_ratio = _ratio(best.get("peak_memory_bytes"), (baseline or {}).get("peak_memory_bytes"))

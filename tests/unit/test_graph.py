@@ -76,6 +76,9 @@ def test_refine_prompt_carries_measured_feedback(task, tmp_path):
     assert len(prompts) == 2
     first, second = prompts[0][-1]["content"], prompts[1][-1]["content"]
     assert "def dedupe(xs)" in first and "```python" in first
+    # the first round already names the original's measured hot line and its remedy
+    assert "if x not in seen:" in first and "80%" in first and "membership in the set" in first
+    assert "Measured on the workload" not in first  # no ratio of the original to itself
     assert "if x not in seen:" in second and "80%" in second  # the hot line and its measured share
     assert (
         "set(seen)" in second and "membership in the set" in second
@@ -109,6 +112,7 @@ def test_baseline_strategy_makes_all_calls_in_one_round(task, tmp_path):
         candidates=2,
     )
     assert res.rounds == 1 and res.llm_calls == 1 and "# speed: 10" in res.best_code
+    assert "Where its time goes" not in _opt._get_backend().calls[0][-1]["content"]  # no feedback at all
     assert len(read_trajectory(res.trajectory_path).steps) == 6
 
 
