@@ -16,12 +16,12 @@ from typing import Any
 import yaml
 
 from afterburner.errors import ConfigError
+from afterburner.llm.base import DEFAULT_MODEL
 
 __all__ = ["ADVANTAGES", "REWARDS", "TrainConfig", "load_config", "parse_overrides"]
 
 REWARDS = ("speedup", "afterburner")
 ADVANTAGES = ("no_std", "group_std", "rloo")
-DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
 
 
 @dataclass

@@ -17,7 +17,7 @@ import inspect
 from typing import Any
 
 from afterburner.errors import BackendError
-from afterburner.llm.base import Backend, Completion, Conversation, Message, Sampling
+from afterburner.llm.base import DEFAULT_MODEL, Backend, Completion, Conversation, Message, Sampling
 from afterburner.llm.extract import Extraction, extract_code, merge_into_module
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 DEFAULT_BACKEND = "transformers"
-DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
 
 BACKENDS: dict[str, str] = {
     "transformers": "afterburner.llm.transformers_backend:TransformersBackend",

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Backend", "Completion", "Conversation", "Message", "Sampling"]
+__all__ = ["DEFAULT_MODEL", "Backend", "Completion", "Conversation", "Message", "Sampling"]
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 Conversation = list[Message]

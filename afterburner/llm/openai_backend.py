@@ -22,12 +22,11 @@ import httpx
 import tenacity
 
 from afterburner.errors import BackendError
-from afterburner.llm.base import Completion, Conversation, Sampling
+from afterburner.llm.base import DEFAULT_MODEL, Completion, Conversation, Sampling
 
 __all__ = ["OpenAIBackend"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
 
 
 class _Retryable(Exception):

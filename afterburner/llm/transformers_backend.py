@@ -23,12 +23,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from afterburner.errors import BackendError
-from afterburner.llm.base import Completion, Conversation, Sampling
+from afterburner.llm.base import DEFAULT_MODEL, Completion, Conversation, Sampling
 from afterburner.llm.scripted import apply_stop
 
 __all__ = ["TransformersBackend", "clear_cache"]
 
-DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
 _CACHE: dict[tuple[str, str, str, str | None], tuple[Any, Any]] = {}
 _CACHE_LOCK = threading.Lock()
 

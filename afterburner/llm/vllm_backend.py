@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from afterburner.errors import BackendError
-from afterburner.llm.base import Completion, Conversation, Sampling
+from afterburner.llm.base import DEFAULT_MODEL, Completion, Conversation, Sampling
 
 __all__ = ["VLLMBackend"]
 
-DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
 _ENGINES: dict[tuple[str, str, int, bool], Any] = {}
 _LOCK = threading.Lock()
 
