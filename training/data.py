@@ -36,6 +36,7 @@ __all__ = [
     "read_trajectories",
     "sft_rows",
     "to_dataset",
+    "trajectory_prompt_rows",
     "validate_tasks",
 ]
 
@@ -198,6 +199,29 @@ def read_trajectories(paths: Sequence[str]) -> TrajectoryData:
         if task is None and not any(str(path) == s for s, _ in data.skipped_files):
             data.skipped_files.append((str(path), "no run record with a task"))
     return data
+
+
+def trajectory_prompt_rows(data: TrajectoryData, tasks: set[str]) -> list[dict]:
+    """GRPO prompts the agent really met: every distinct prompt recorded in the trajectories of `tasks`
+    (the first round's and the refine rounds' with their measured feedback), with its task."""
+    rows, seen = [], set()
+    for name, steps in data.steps.items():
+        if name not in tasks:
+            continue
+        for step in steps:
+            messages = step.get("messages")
+            key = (name, json.dumps(messages, sort_keys=True))
+            if not messages or key in seen:
+                continue
+            seen.add(key)
+            rows.append(
+                {
+                    "prompt": [dict(m) for m in messages],
+                    "task": task_json(data.tasks[name]),
+                    "task_name": name,
+                }
+            )
+    return rows
 
 
 def _get(rec: dict, *names: str, default: Any = None) -> Any:

@@ -1,6 +1,7 @@
 """Online RL (stage 2): GRPO (or RLOO) with trl, rewards from running the policy's code in the sandbox.
 
-The prompts are the optimizer's own first-round conversations, so the trained policy fits the loop.
+The prompts are the optimizer's own conversations (first round, and the rounds recorded in trajectories),
+so the trained policy fits the loop.
 ``advantage`` picks how a group's rewards become advantages (see docs/training.md):
 
 - ``no_std`` (default): GRPOTrainer with ``scale_rewards="none"``: reward minus the group mean, not
@@ -19,7 +20,15 @@ from typing import Any
 from afterburner.errors import ConfigError
 from afterburner.task import Task
 from training.config import TrainConfig
-from training.data import grpo_rows, load_tasks, read_trajectories, to_dataset, validate_tasks
+from training.data import (
+    TrajectoryData,
+    grpo_rows,
+    load_tasks,
+    read_trajectories,
+    to_dataset,
+    trajectory_prompt_rows,
+    validate_tasks,
+)
 from training.rewards import get_sandbox, make_reward
 
 __all__ = ["collect_tasks", "grpo_dataset", "train_grpo"]
@@ -27,10 +36,12 @@ __all__ = ["collect_tasks", "grpo_dataset", "train_grpo"]
 log = logging.getLogger(__name__)
 
 
-def collect_tasks(cfg: TrainConfig, sandbox: Any = None) -> tuple[list[Task], dict]:
-    """The training tasks of `cfg` (problem sets, suites, trajectories), validated; and a report."""
+def collect_tasks(cfg: TrainConfig, sandbox: Any = None) -> tuple[list[Task], dict, TrajectoryData | None]:
+    """The training tasks of `cfg` (problem sets, suites, trajectories), validated; a report; and the
+    trajectories read (None without ``trajectories:``)."""
     tasks = load_tasks(cfg.tasks, cfg.limit, cfg.exclude)
     report: dict[str, Any] = {"broken_trajectory_lines": 0, "excluded_tasks": []}
+    data = None
     if cfg.trajectories:
         data = read_trajectories(cfg.trajectories)
         report["broken_trajectory_lines"] = data.broken_lines
@@ -48,13 +59,17 @@ def collect_tasks(cfg: TrainConfig, sandbox: Any = None) -> tuple[list[Task], di
             "no usable training tasks: give tasks: (problem sets, suite dirs, task files) or trajectories:"
         )
     report["tasks"] = len(tasks)
-    return tasks, report
+    return tasks, report, data
 
 
 def grpo_dataset(cfg: TrainConfig, sandbox: Any = None) -> tuple[Any, dict]:
     """The GRPO prompt dataset (``prompt``, ``task``, ``task_name``) and the data report."""
-    tasks, report = collect_tasks(cfg, sandbox)
-    return to_dataset(grpo_rows(tasks, cfg.strategy, cfg.goal)), report
+    tasks, report, data = collect_tasks(cfg, sandbox)
+    rows = grpo_rows(tasks, cfg.strategy, cfg.goal)
+    if data is not None:  # and every prompt the agent really met (later rounds carry measured feedback)
+        rows += trajectory_prompt_rows(data, {t.name for t in tasks})
+    report["prompts"] = len(rows)
+    return to_dataset(rows), report
 
 
 def train_grpo(

@@ -20,6 +20,7 @@ from training.data import (
     read_trajectories,
     sft_rows,
     to_dataset,
+    trajectory_prompt_rows,
     validate_tasks,
 )
 
@@ -118,6 +119,15 @@ def test_trajectories_give_sft_best_solution_and_dpo_pairs_and_count_broken_line
     assert all("(n - 1) * n" in p["chosen"][0]["content"] for p in pairs)
     rejected = {p["rejected"][0]["content"] for p in pairs}
     assert any("n * n\n" in r for r in rejected) and any("sum(i * i" in r for r in rejected)
+
+
+def test_grpo_prompts_from_trajectories_are_the_distinct_prompts_the_agent_met(tmp_path):
+    task = load_tasks([str(TASKS / "sum_squares.yaml")])[0]
+    _write_trajectory(tmp_path / "a.jsonl", task)
+    data = read_trajectories([str(tmp_path)])
+    (row,) = trajectory_prompt_rows(data, {"sum_squares"})  # three steps, one prompt
+    assert row["prompt"] == initial_conversation(task) and Task.from_dict(json.loads(row["task"])) == task
+    assert trajectory_prompt_rows(data, set()) == []  # an excluded task gives no prompts
 
 
 def test_sft_from_problem_sets_asks_from_the_description_and_answers_with_the_reference():
