@@ -75,6 +75,11 @@ def _bwrap_prefix(hostdir: str) -> list[str]:
     if _is_root():
         args += _reveal_args([sys.base_prefix, sys.prefix, str(WORKER.parent)])
     args += ["--dev", "/dev", "--proc", "/proc", "--bind", hostdir, "/tmp"]
+    # the private /tmp hides whatever lives under the host's /tmp (a clone and its venv, say): bind back,
+    # read-only, what the worker needs from there
+    for p in dict.fromkeys(os.path.realpath(x) for x in (sys.base_prefix, sys.prefix, str(WORKER.parent))):
+        if p.startswith("/tmp/"):
+            args += ["--ro-bind", p, p]
     if _is_root():  # no user namespace: the worker drops to the sandbox uid itself (real host uid)
         args += [
             "--unshare-ipc",

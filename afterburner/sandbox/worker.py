@@ -17,7 +17,6 @@ import json
 import os
 import pickle
 import select
-import shutil
 import signal
 import struct
 import sys
@@ -57,6 +56,28 @@ PREIMPORTS = (
     "statistics",
     "dis",
 )  # what candidates and the harness commonly import: paid once here, not in every child
+
+
+def _clear(d: str, keep: str) -> None:
+    """Remove everything below `d` but `keep` and read-only mounts (host paths bound into the sandbox,
+    and the directories that lead to them), whatever permissions the candidate left on it."""
+    try:
+        os.chmod(d, 0o700)
+        names = os.listdir(d)
+    except OSError:
+        return
+    for name in names:
+        p = os.path.join(d, name)
+        try:
+            if os.path.abspath(p) == keep:
+                continue
+            if os.path.islink(p) or not os.path.isdir(p):
+                os.unlink(p)
+            elif not os.statvfs(p).f_flag & os.ST_RDONLY:
+                _clear(p, keep)
+                os.rmdir(p)  # fails, and the directory stays, when a read-only mount lies below it
+        except OSError:
+            pass
 
 
 class Zygote:
@@ -144,32 +165,9 @@ class Zygote:
             rss = max(rss, ru.ru_maxrss)
 
     def wipe(self) -> None:
-        def onerror(func, path, exc):
-            try:
-                os.chmod(os.path.dirname(path), 0o700)
-                os.chmod(path, 0o700)
-                func(path)
-            except OSError:
-                pass
-
         dirs = [self.tmpdir, self.workdir] + (["/dev/shm"] if self.ns else [])
         for d in dirs:
-            try:
-                os.chmod(d, 0o700)
-                names = os.listdir(d)
-            except OSError:
-                continue
-            for name in names:
-                p = os.path.join(d, name)
-                if os.path.abspath(p) == os.path.abspath(self.workdir):
-                    continue
-                try:
-                    if os.path.isdir(p) and not os.path.islink(p):
-                        shutil.rmtree(p, onerror=onerror)
-                    else:
-                        os.unlink(p)
-                except OSError:
-                    pass
+            _clear(d, keep=os.path.abspath(self.workdir))
         os.makedirs(self.workdir, exist_ok=True)
 
     # --- one job
