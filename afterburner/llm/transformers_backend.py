@@ -160,12 +160,9 @@ class TransformersBackend:
             return self._load_adapter(path)
         elif not path.exists() and (model.startswith((".", "/", "~")) or model.count("/") > 1):
             raise BackendError(f"model directory {model!r} does not exist")
-        local_only = path.exists() or _in_hub_cache(model, gguf or "config.json")
-        if not local_only:
-            _check_hub_reachable(model)
-        return self._from_pretrained(model, gguf, local_only)
+        return self._from_pretrained(*_local_or_reachable(model, gguf or "config.json"), gguf)
 
-    def _from_pretrained(self, model: str, gguf: str | None, local_only: bool) -> tuple[Any, Any]:
+    def _from_pretrained(self, model: str, local_only: bool, gguf: str | None) -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         common: dict[str, Any] = {"local_files_only": local_only, "trust_remote_code": self.trust_remote_code}
@@ -194,11 +191,7 @@ class TransformersBackend:
         except ImportError:
             raise BackendError("loading a LoRA adapter needs peft: pip install peft") from None
         # A fresh base (not the cached one): peft injects its layers into the model it is given.
-        base_path = Path(base).expanduser()
-        local_only = base_path.exists() or _in_hub_cache(base, "config.json")
-        if not local_only:
-            _check_hub_reachable(base)
-        lm, tokenizer = self._from_pretrained(base, None, local_only)
+        lm, tokenizer = self._from_pretrained(*_local_or_reachable(base, "config.json"), None)
         if (path / "tokenizer_config.json").is_file():
             from transformers import AutoTokenizer
 
@@ -253,6 +246,19 @@ def _in_hub_cache(repo_id: str, filename: str) -> bool:
         return isinstance(try_to_load_from_cache(repo_id, filename), str)
     except Exception:  # not a valid repo id, no cache dir, ...
         return False
+
+
+def _local_or_reachable(model: str, filename: str) -> tuple[str, bool]:
+    """(what to load, local only): a path as it is; a cached hub id as its snapshot folder, so that
+    nothing asks the hub; otherwise the id, once the hub is known to be reachable."""
+    if Path(model).expanduser().exists():
+        return model, True
+    if _in_hub_cache(model, filename):
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(model, local_files_only=True), True
+    _check_hub_reachable(model)
+    return model, False
 
 
 def _check_hub_reachable(model: str) -> None:
