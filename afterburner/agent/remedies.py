@@ -8,7 +8,7 @@ Rules (id: pattern -> remedy):
 - ``membership_in_list``: ``x in seq`` inside a loop, seq not a set/dict -> build a set once
 - ``pop_front``: ``seq.pop(0)`` / ``seq.insert(0, x)`` -> ``collections.deque``
 - ``str_concat_loop``: ``s += ...`` on a string inside a loop -> collect parts, ``''.join``
-- ``recursion_no_memo``: a function calling itself twice or more, no cache -> ``functools.cache``
+- ``recursion_no_memo``: a function calling itself twice or more, or in a loop, no cache -> ``functools.cache``
 - ``nested_pairs``: nested loops over the same sequence -> set / dict / ``collections.Counter``
 - ``sort_in_loop``: ``sorted``/``min``/``max``/``.sort()`` inside a loop -> once outside, or ``heapq``
 - ``index_count_in_loop``: ``seq.index(x)`` / ``seq.count(x)`` inside a loop -> dict / Counter
@@ -144,7 +144,8 @@ class _Scanner(ast.NodeVisitor):
                 )
             )
         ]
-        if len(calls) >= 2:
+        in_loop = {id(c) for loop in ast.walk(fn) if isinstance(loop, _LOOPS) for c in ast.walk(loop)}
+        if len(calls) >= 2 or any(id(c) in in_loop for c in calls):  # branching: the same calls repeat
             self.add("recursion_no_memo", fn, function=fn.name)
 
     # what names hold ---------------------------------------------------------------------------------

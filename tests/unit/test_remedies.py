@@ -155,3 +155,19 @@ def test_ruff_perf_findings_on_hot_lines_are_an_extra_signal():
     [r] = find_remedies(code, {5: 0.9}, use_ruff=True)
     assert r.rule == "ruff" and r.names["code"] == "PERF401"
     assert "list comprehension" in render_remedy(r, code) and "90%" in render_remedy(r, code)
+
+
+def test_recursion_inside_a_loop_is_flagged_but_linear_recursion_is_not():
+    in_loop = textwrap.dedent(
+        """
+        def fewest(rest, coins):
+            best = -1
+            for coin in coins:
+                if coin <= rest:
+                    sub = fewest(rest - coin, coins)
+                    best = max(best, sub)
+            return best
+        """
+    )
+    assert [r.rule for r in scan(in_loop)] == ["recursion_no_memo"]
+    assert scan("def fact(n):\n    return 1 if n < 2 else n * fact(n - 1)\n") == []
