@@ -100,14 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- human-readable report
-def fmt_time(s: float | None) -> str:
-    if s is None or s != s:
-        return "n/a"
-    if s >= 1:
-        return f"{s:.3f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s * 1e6:.1f} µs"
+from afterburner.report import fmt_seconds  # noqa: E402  (one formatter for durations)
 
 
 def fmt_bytes(b: float | None) -> str:
@@ -129,13 +122,15 @@ def measurement_lines(m: Any) -> list[tuple[str, str]]:
         rows.append(
             (
                 f"CPU time, median of {c.n} runs",
-                f"{fmt_time(c.median)} (IQR {fmt_time(c.iqr)}, min {fmt_time(c.min)}, "
+                f"{fmt_seconds(c.median)} (IQR {fmt_seconds(c.iqr)}, min {fmt_seconds(c.min)}, "
                 f"robust CV {100 * c.cv:.1f}%)",
             )
         )
     w = m.wall_time_s
     if w is not None and w.n:
-        rows.append((f"wall time, median of {w.n} runs", f"{fmt_time(w.median)} (IQR {fmt_time(w.iqr)})"))
+        rows.append(
+            (f"wall time, median of {w.n} runs", f"{fmt_seconds(w.median)} (IQR {fmt_seconds(w.iqr)})")
+        )
     if m.peak_memory_bytes is not None:
         rows.append(("peak Python memory (tracemalloc)", fmt_bytes(m.peak_memory_bytes)))
     if m.peak_rss_bytes is not None:
