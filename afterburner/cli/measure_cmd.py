@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from afterburner.errors import TaskError
+from afterburner.report import fmt_seconds
 
 
 def add_task_args(p: argparse.ArgumentParser) -> None:
@@ -100,9 +101,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- human-readable report
-from afterburner.report import fmt_seconds  # noqa: E402  (one formatter for durations)
-
-
 def fmt_bytes(b: float | None) -> str:
     if b is None:
         return "n/a"
