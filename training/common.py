@@ -36,7 +36,10 @@ def load_policy(cfg: TrainConfig) -> tuple[Any, Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    dtype = torch.float32 if cfg.use_cpu or not torch.cuda.is_available() else torch.bfloat16
+    if cfg.weights_dtype == "auto":
+        dtype = torch.float32 if cfg.use_cpu or not torch.cuda.is_available() else torch.bfloat16
+    else:  # bfloat16 on a CPU with bf16 instructions (avx512_bf16, AMX) generates and trains ~2x faster
+        dtype = getattr(torch, cfg.weights_dtype)
     if is_adapter_dir(cfg.model):
         from peft import PeftModel
 

@@ -21,6 +21,7 @@ from afterburner.llm.base import DEFAULT_MODEL
 __all__ = ["ADVANTAGES", "REWARDS", "TrainConfig", "load_config", "parse_overrides"]
 
 REWARDS = ("speedup", "afterburner")
+WEIGHTS_DTYPES = ("auto", "float32", "bfloat16")
 ADVANTAGES = ("no_std", "group_std", "rloo")
 
 
@@ -57,7 +58,8 @@ class TrainConfig:
     logging_steps: int = 1
     save_steps: int = 50
     use_cpu: bool = False
-    bf16: bool = True
+    bf16: bool = True  # mixed precision on GPU (ignored with use_cpu)
+    weights_dtype: str = "auto"  # auto (float32 on CPU, bfloat16 on GPU) | float32 | bfloat16
     gradient_checkpointing: bool = False
     max_length: int | None = 1024  # sft/dpo: prompt + completion tokens
     dpo_beta: float = 0.1
@@ -96,6 +98,8 @@ class TrainConfig:
                 raise ConfigError(f"{f.name} must be {want.__name__}, not {value!r}")
         if self.reward not in REWARDS:
             raise ConfigError(f"reward {self.reward!r} is not one of {', '.join(REWARDS)}")
+        if self.weights_dtype not in WEIGHTS_DTYPES:
+            raise ConfigError(f"weights_dtype {self.weights_dtype!r} is not one of {', '.join(WEIGHTS_DTYPES)}")
         if self.advantage not in ADVANTAGES:
             raise ConfigError(f"advantage {self.advantage!r} is not one of {', '.join(ADVANTAGES)}")
         if self.num_generations < 2:

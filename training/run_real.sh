@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real CPU run (not CI; the lead decides when, the machine is shared):
 #   the default 0.5B model with LoRA, GRPO with the sandbox reward for STEPS steps on the dev suite
-#   minus its first HELDOUT tasks (38 tasks with slow starting code and workloads) plus MBPP+ tasks,
+#   minus its first HELDOUT tasks (40 tasks with slow starting code and workloads),
 #   then before/after pass@1 and speedup on the HELDOUT held-out dev tasks with `afterburner bench`.
 #
 #   training/run_real.sh                     # 100 steps, 10 held-out tasks

@@ -153,6 +153,8 @@ def test_config_overrides_and_validation():
         load_config(CONFIGS / "tiny_cpu.yaml", {"num_generations": 3})
     with pytest.raises(ConfigError, match="advantage"):
         load_config(None, {"advantage": "whiten"})
+    with pytest.raises(ConfigError, match="weights_dtype 'fp8' is not one of auto, float32, bfloat16"):
+        load_config(None, {"weights_dtype": "fp8"})
     with pytest.raises(ConfigError, match="max_steps must be int"):
         load_config(None, {"max_steps": "ten"})
     with pytest.raises(ConfigError, match="key=value"):
