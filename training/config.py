@@ -99,7 +99,9 @@ class TrainConfig:
         if self.reward not in REWARDS:
             raise ConfigError(f"reward {self.reward!r} is not one of {', '.join(REWARDS)}")
         if self.weights_dtype not in WEIGHTS_DTYPES:
-            raise ConfigError(f"weights_dtype {self.weights_dtype!r} is not one of {', '.join(WEIGHTS_DTYPES)}")
+            raise ConfigError(
+                f"weights_dtype {self.weights_dtype!r} is not one of {', '.join(WEIGHTS_DTYPES)}"
+            )
         if self.advantage not in ADVANTAGES:
             raise ConfigError(f"advantage {self.advantage!r} is not one of {', '.join(ADVANTAGES)}")
         if self.num_generations < 2:
