@@ -170,10 +170,15 @@ def test_every_shipped_config_loads():
 
 def test_reward_curve_from_trainer_state(tmp_path):
     pytest.importorskip("matplotlib")
-    from training.plot import plot_reward_curve, reward_history
+    from training.plot import plot_reward_curve, reward_history, sandbox_rates
 
-    history = [{"step": s, "reward": 0.1 * s, "reward_std": 0.0, "loss": 0.0} for s in range(1, 13)]
+    history = [
+        {"step": s, "reward": 0.1 * s, "reward_std": 0.0, "sandbox/pass_rate": 0.5, "loss": 0.0}
+        for s in range(1, 13)
+    ]
     (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": [*history, {"train_loss": 0}]}))
     assert reward_history(tmp_path)[-1] == (12, pytest.approx(1.2), 0.0)
+    rates = sandbox_rates(tmp_path)
+    assert rates["passed the tests"][-1] == (12, 0.5) and rates["significantly faster"] == []
     png = plot_reward_curve(tmp_path, tmp_path / "curve.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
