@@ -8,7 +8,8 @@
 #   STEPS=10 SKIP_BENCH=1 training/run_real.sh   # a short check of step time and memory
 #
 # Outputs in $OUT: the adapter, train_summary.json (step time, peak RSS), reward_curve.png,
-# bench/ (results.json, summary.md of base vs trained on the held-out tasks).
+# bench/ (results.json, summary.md of base vs trained on the held-out tasks), first_round_*.txt (4
+# first-round replies per held-out task from each model, run in the sandbox).
 # Expected cost on 2 CPU cores: GRPO ~15-40 s/step (2 generations of up to 192 tokens, sandboxed
 # rewards) -> 100 steps in ~30-70 min; the bench ~1-2 h (2 models x 10 tasks x rounds x candidates).
 set -euo pipefail
@@ -46,4 +47,9 @@ EOF
 if [ -z "${SKIP_BENCH:-}" ]; then
   python -m afterburner bench "$SUITE" --limit "$HELDOUT" --model "$BASE" --model "$OUT" \
     --strategy default --rounds 2 --candidates 2 --out "$OUT/bench" --no-progress
+  # the prompt GRPO trained on, answered by each model: how many first-round replies are correct / faster
+  for model in "$BASE" "$OUT"; do
+    python benchmarks/first_round.py --suite "$SUITE" --skip 0 --tasks "$HELDOUT" --n 4 --model "$model" \
+      | tee "$OUT/first_round_$(basename "$model").txt"
+  done
 fi
