@@ -15,6 +15,7 @@ from afterburner.agent.remedies import find_remedies
 from afterburner.agent.state import Candidate, OptimizerState, RunContext
 from afterburner.agent.strategies import score
 from afterburner.errors import AfterburnerError, TaskError
+from afterburner.program import same_program
 from afterburner.prompts import initial_conversation, refine_conversation, render, render_remedy
 
 __all__ = ["evaluate", "finish", "generate", "measure_original", "refine", "route", "select"]
@@ -209,7 +210,7 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
         except (SyntaxError, ValueError) as e:
             c.update(status="format_error", failure=f"could not merge the code into the module: {e}")
             continue
-        if c["code"].strip() == best_code.strip():
+        if same_program(c["code"], best_code):  # formatting, comments, docstrings or imports alone
             c.update(status="unchanged", failure="the same code as the current best: nothing was changed")
     unique = sorted({c["code"] for c in cands if c["code"] and "status" not in c})
     results: dict[str, dict] = {}

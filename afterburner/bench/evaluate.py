@@ -2,43 +2,26 @@
 
 The final code (and the best code after each round) is checked with `Sandbox.check` and compared, in
 fresh interleaved runs (`Sandbox.compare`), with the starting code and with each known solution of the
-task (its reference, and its starting code when it has one that differs). Identical code (the same
-program: equal ASTs) is not measured: it is as good as itself, with speedup 1.0. Every distinct code of a task
-is evaluated once (`CodeCache`), so a round that kept the previous best costs nothing.
+task (its reference, and its starting code when it has one that differs). Code that is the same
+program as a solution (`afterburner.program.same_program`) is checked but not measured: it is as good
+as that solution, with speedup 1.0. Every distinct code of a task is evaluated once (`CodeCache`), so a
+round that kept the previous best costs nothing.
 """
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from afterburner.metrics import Point, SolutionComparison
+from afterburner.program import program_hash, same_program
 from afterburner.task import Task
 
-__all__ = ["CodeCache", "TaskRecord", "evaluate_code", "known_solutions", "same_code"]
+__all__ = ["CodeCache", "TaskRecord", "evaluate_code", "known_solutions"]
 
 RECORD_FORMAT = "afterburner.bench/1"
-
-
-def _normal(code: str) -> str:
-    """The program without its formatting and comments (its AST), or the stripped text if it does not parse."""
-    try:
-        return ast.dump(ast.parse(code))
-    except (SyntaxError, ValueError):
-        return code.strip()
-
-
-def same_code(a: str | None, b: str | None) -> bool:
-    """The same program: equal ASTs (formatting, comments and blank lines aside)."""
-    return bool(a and b) and (a.strip() == b.strip() or _normal(a) == _normal(b))
-
-
-def code_hash(code: str) -> str:
-    return hashlib.sha256(_normal(code).encode()).hexdigest()[:16]
 
 
 def known_solutions(task: Task) -> list[tuple[str, str]]:
@@ -46,7 +29,7 @@ def known_solutions(task: Task) -> list[tuple[str, str]]:
     out = []
     if task.reference:
         out.append(("reference", task.reference))
-    if task.code and not same_code(task.code, task.reference):
+    if task.code and not same_program(task.code, task.reference):
         out.append(("start", task.code))
     return out
 
@@ -103,7 +86,7 @@ def evaluate_code(
     """Check `code` on the task's tests, then measure it against `start` and the task's known solutions."""
     if not code or not code.strip():
         return Point(correct=False, status="no_code")
-    key = code_hash(code) + ":" + code_hash(start or "")
+    key = program_hash(code) + ":" + program_hash(start or "")
     if cache is not None:
         with cache.lock:
             if key in cache.points:
@@ -123,7 +106,7 @@ def _evaluate(
         return Point(correct=False, status=str(check.status))
     speedup = ci = mem = None
     start_cmp = None
-    identical = same_code(start, code)
+    identical = same_program(start, code)
     if identical:
         speedup, ci, mem = 1.0, (1.0, 1.0), 1.0
     elif start:
@@ -131,10 +114,10 @@ def _evaluate(
         speedup, ci, mem = _num(start_cmp.speedup), _ci(start_cmp.speedup_ci), _num(start_cmp.memory_ratio)
     solutions = []
     for label, solution in known_solutions(task):
-        if same_code(solution, code):
+        if same_program(solution, code):
             solutions.append(SolutionComparison(label, identical=True, speedup=1.0, speedup_ci=(1.0, 1.0)))
             continue
-        c = start_cmp if start_cmp is not None and same_code(solution, start) else None
+        c = start_cmp if start_cmp is not None and same_program(solution, start) else None
         if c is None:
             c = sandbox.compare(task, solution, code, repeats=repeats, min_gain=min_gain)
         solutions.append(

@@ -1,7 +1,9 @@
-"""A stand-in sandbox for the loop's unit tests: code carries its own verdict in a comment.
+"""A stand-in sandbox for the loop's unit tests: code carries its own verdict in a marker.
 
 ``# speed: 4`` makes the code 4x faster than speed 1 (CPU median 1/speed s); ``# wrong`` fails the
-tests; ``# mem: 0.5`` halves the peak memory. No code is run.
+tests; ``# mem: 0.5`` halves the peak memory. No code is run. tests/unit/test_graph.py writes the
+markers into a string statement (``_ = "# speed: 4"``), since candidates that differ only in their
+comments are the same program to the optimizer.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-from afterburner.bench.evaluate import _integral_ratio, known_solutions, same_code
+from afterburner.bench.evaluate import _integral_ratio, known_solutions
 from afterburner.bench.replay import replay_code, replay_reply
 from afterburner.llm import extract_code
 from afterburner.measurement import Measurement, compare_samples, summarize
+from afterburner.program import program_hash, same_program
 from afterburner.sandbox.result import Status
 from afterburner.task import Task
 
@@ -19,11 +20,21 @@ def test_integral_ratio_falls_back_to_peak_times_cpu_when_a_run_was_too_short_to
     assert _integral_ratio(compare_samples(m(1.0, 0, 0.0), m(1.0, 0, 0.0))) == 1.0
 
 
-def test_same_program_ignores_formatting_and_comments_only():
+def test_same_program_sees_through_formatting_comments_docstrings_and_imports():
     a = "def f(x):\n    return x + 1\n"
-    assert same_code(a, "def f(x):  # add one\n\n    return x+1")
-    assert not same_code(a, "def f(x):\n    return 1 + x\n")
-    assert not same_code(a, "") and not same_code(None, a)
+    assert same_program(a, "def f(x):  # add one\n\n    return x+1")
+    # what the trained 0.5B model returned instead of an optimization: the original with star imports
+    dressed = 'from typing import *\nfrom collections import *\n\ndef f(x):\n    """One more."""\n    return x + 1\n'
+    assert same_program(a, dressed)
+    assert not same_program(a, "def f(x):\n    return 1 + x\n")
+    assert not same_program(a, "def f(x):\n    import math\n    return x + 1\n")  # only top-level imports
+    assert not same_program(a, "") and not same_program(None, a)
+
+
+def test_program_hash_keeps_imports_so_a_cache_never_mixes_code_that_runs_differently():
+    a = "def f(x):\n    return deque(x)\n"
+    assert program_hash(a) == program_hash("def f(x):  # a comment\n    return deque(x)")
+    assert program_hash(a) != program_hash("from collections import deque\n" + a)
 
 
 def test_known_solutions_are_the_reference_and_a_different_start():
@@ -40,4 +51,4 @@ def test_replayed_code_is_extracted_back_for_each_strategy_format():
     for strategy in ("default", "afterburner"):
         for kind in ("reference", "wrong"):
             got = extract_code(replay_reply(replay_code(t, kind), strategy), t.entry_point)
-            assert got.ok and same_code(got.code, replay_code(t, kind)), (strategy, kind, got.reason)
+            assert got.ok and same_program(got.code, replay_code(t, kind)), (strategy, kind, got.reason)

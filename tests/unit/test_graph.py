@@ -24,7 +24,8 @@ def dedupe(xs):
 
 
 def fn(marker: str, body: str = "return list(dict.fromkeys(xs))") -> str:
-    return f"```python\ndef dedupe(xs):\n    {marker}\n    {body}\n```\n"
+    # the marker is a statement, not a comment: code that differs only in comments is the same program
+    return f'```python\ndef dedupe(xs):\n    _ = "{marker}"\n    {body}\n```\n'
 
 
 FAST = fn("# speed: 4")
@@ -68,6 +69,15 @@ def test_nothing_better_returns_the_original_unchanged(task, tmp_path):
     assert res.status == "unchanged" and not res.improved
     assert res.best_code == ORIGINAL and res.speedup == 1.0
     assert res.stop_reason == "max_rounds" and res.rounds_best_code == [ORIGINAL, ORIGINAL]
+
+
+def test_the_original_dressed_up_is_unchanged_and_never_run(task, tmp_path):
+    dressed = "```python\nfrom typing import *\n\n# Plan: it is fine as it is\n" + ORIGINAL + "```\n"
+    opt, res = run(task, tmp_path, [dressed, FAST], candidates=2, rounds=1)
+    steps = read_trajectory(res.trajectory_path).steps
+    assert [s["status"] for s in steps] == ["unchanged", "passed"]
+    assert not [c for c in opt.sandbox.calls if "typing" in str(c)]  # no check, no measurement
+    assert res.status == "improved" and "# speed: 4" in res.best_code
 
 
 def test_refine_prompt_carries_measured_feedback(task, tmp_path):
