@@ -4,10 +4,12 @@ Each reward is called as ``reward(completions, task=[...], **other_columns) -> l
 float per completion. ``completions`` are strings or conversational lists of messages (the last
 assistant message is the reply); ``task`` is the dataset column holding ``json.dumps(Task.to_dict())``.
 
-- `SpeedupReward` (our default): correctness is a gate; a correct candidate earns ``1 + e`` with
+- `SpeedupReward` (our default): correctness is a gate; a correct candidate earns
   ``e = clip(log(speedup), lo, hi)`` only when the speedup over the starting code is significant
-  (`Comparison.improved`, or significantly slower), so timing noise earns nothing; plus a small format
-  term (usable code was found).
+  (`Comparison.improved`, or significantly slower), so timing noise earns nothing; correctness itself
+  earns ``correct_weight`` only where the starting code was not already correct (from-description
+  tasks); plus a small format term (usable code was found). A reply that is the starting code again
+  (`afterburner.program.same_program`) is checked but not timed.
 - `AfterburnerReward` (Du et al. 2025, after their released code, minus two slips; see docs/training.md):
   ``0.5 * improvement + 0.2 * format`` with ``improvement = correctness + 0.5 * tanh(clip((b-c)/b, -1, 1))``
   (efficiency only when correct) and correctness +0.5 both pass, +1.0 fixed, -1.0 broke, -0.5 both fail.
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from afterburner.errors import ConfigError, SandboxError, TaskError
+from afterburner.program import same_program
 from afterburner.task import Task
 
 __all__ = [
@@ -215,6 +218,12 @@ def evaluate(
     if not extraction.ok or not extraction.code.strip():
         return Outcome(False, False, "format_error", base.passed)
     code = _as_module(task, extraction.code)
+    if base.passed and same_program(code, base.code):  # the start, dressed up: checked, not timed
+        check = sb.check(task, code)
+        if not check.passed:
+            return Outcome(True, False, str(check.status), True)
+        cost = _cost(base.measurement, metric)
+        return Outcome(True, True, "unchanged", True, 1.0, cost_base=cost, cost_new=cost)
     measurable = bool(base.code) and task.has_workload
     if measurable and not interleaved:
         measurable = base.measurement is not None and base.measurement.ok
@@ -331,10 +340,17 @@ class _SandboxReward:
 class SpeedupReward(_SandboxReward):
     """Our default: gate on correctness, log of the significant speedup, a small format term.
 
+    Keeping the starting code correct earns nothing by itself: with a bonus for it (1.0 in an earlier
+    version), the 0.5B policy learned within 100 steps to return the original with ``from typing
+    import *`` added, a sure 1.1 against 0.1 for a failed attempt. Correctness pays ``correct_weight``
+    only where there was no correct code to keep (a from-description task, or a broken start).
+
     >>> r = SpeedupReward()
     >>> round(r.score(Outcome(True, True, "passed", True, speedup=2.0, improved=True), ""), 4)
-    1.7931
+    0.7931
     >>> r.score(Outcome(True, True, "passed", True, speedup=1.03, improved=False), "")
+    0.1
+    >>> r.score(Outcome(True, True, "passed", False), "")  # written from a description: correct is the gain
     1.1
     >>> r.score(Outcome(True, False, "wrong_answer", True), "")
     0.1
@@ -343,10 +359,16 @@ class SpeedupReward(_SandboxReward):
     __name__ = "speedup_reward"
 
     def __init__(
-        self, *, format_weight: float = 0.1, log_clip: tuple[float, float] = (-0.5, math.log(10.0)), **kw: Any
+        self,
+        *,
+        format_weight: float = 0.1,
+        correct_weight: float = 1.0,
+        log_clip: tuple[float, float] = (-0.5, math.log(10.0)),
+        **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.format_weight = format_weight
+        self.correct_weight = correct_weight
         self.log_clip = (float(log_clip[0]), float(log_clip[1]))
 
     def score(self, outcome: Outcome, text: str) -> float:
@@ -355,7 +377,8 @@ class SpeedupReward(_SandboxReward):
         reward = self.format_weight
         if not outcome.passed:
             return reward
-        reward += 1.0
+        if not outcome.baseline_passed:
+            reward += self.correct_weight
         if outcome.speedup and (outcome.improved or outcome.slower):
             lo, hi = self.log_clip
             reward += min(hi, max(lo, math.log(outcome.speedup)))

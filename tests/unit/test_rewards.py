@@ -90,17 +90,17 @@ def test_speedup_reward_gates_on_correctness_and_pays_log_of_significant_speedup
     got = r(
         [reply(0.25), reply(1.0), reply(0.25, wrong=True), "no code here", reply(8.0)], task=[TASK_JSON] * 5
     )
-    assert got[0] == pytest.approx(0.1 + 1.0 + math.log(4.0))
-    assert got[1] == pytest.approx(1.1)  # same cost: noise earns nothing
+    assert got[0] == pytest.approx(0.1 + math.log(4.0))
+    assert got[1] == pytest.approx(0.1)  # same cost: noise earns nothing, and keeping it correct neither
     assert got[2] == pytest.approx(0.1)  # wrong: only the format term
     assert got[3] == 0.0  # no usable code
-    assert got[4] == pytest.approx(1.1 - 0.5)  # much slower: clipped penalty, still above wrong
+    assert got[4] == pytest.approx(0.1 - 0.5)  # much slower: clipped penalty
 
 
 def test_speedup_reward_clips_huge_speedups():
     r = SpeedupReward(sandbox_factory=fake_sandbox)
     (got,) = r([reply(0.0001)], task=[TASK_JSON])
-    assert got == pytest.approx(1.1 + math.log(10.0))
+    assert got == pytest.approx(0.1 + math.log(10.0))
 
 
 def test_conversational_completions_are_read_from_the_last_assistant_message():
@@ -144,7 +144,7 @@ def test_a_sandbox_fault_on_one_completion_scores_none_not_a_crash():
     r = SpeedupReward(sandbox_factory=fake_sandbox)
     hostile = "```python\ndef f(x):\n    # cost=1 HOSTILE\n    return 0\n```"
     got = r([hostile, reply(1.0)], task=[TASK_JSON] * 2)
-    assert got[0] is None and got[1] == pytest.approx(1.1)
+    assert got[0] is None and got[1] == pytest.approx(0.1)
     with pytest.raises(SandboxError):
         r([hostile, hostile], task=[TASK_JSON] * 2)
 
@@ -169,8 +169,31 @@ def test_drift_against_the_cached_baseline_is_confirmed_interleaved_and_earns_no
     r([reply(1.0)], task=[TASK_JSON])
     FAKE.drift = 1.0
     (same,) = r([reply(1.0)], task=[TASK_JSON])  # same code: looks 1.5x faster vs the cached baseline
-    assert same == pytest.approx(1.1)
+    assert same == pytest.approx(0.1)
     assert any(c[0] == "compare" for c in FAKE.calls)
     unconfirmed = SpeedupReward(sandbox_factory=fake_sandbox, confirm=False)
     (fooled,) = unconfirmed([reply(1.0)], task=[TASK_JSON])
-    assert fooled > 1.3  # what the confirmation protects against
+    assert fooled > 0.3  # what the confirmation protects against
+
+
+def test_the_starting_code_dressed_up_is_checked_not_timed_and_earns_only_the_format_term():
+    # what the 0.5B policy learned under a reward that paid for keeping the code correct
+    dressed = (
+        "```python\nfrom typing import *\n\ndef f(x):\n    # Plan: keep it\n    return sum(range(x))\n```"
+    )
+    r = SpeedupReward(sandbox_factory=fake_sandbox)
+    (got,) = r([dressed], task=[TASK_JSON])
+    assert got == pytest.approx(0.1)
+    candidate_runs = [kind for kind, code in FAKE.calls if "typing" in code]
+    assert candidate_runs == ["check"]  # no measurement of a copy
+    (paper,) = AfterburnerReward(sandbox_factory=fake_sandbox)([dressed], task=[TASK_JSON])
+    assert paper == pytest.approx(0.5 * 0.5)  # the paper's formula: both pass, no efficiency gained
+
+
+def test_correctness_pays_where_there_was_no_correct_code_to_keep():
+    broken = Task(name="b", entry_point="f", code="def f(x):\n    # cost=1.0  WRONG\n    return 0\n",
+                  check_source="def check(c):\n    pass\n")  # fmt: skip
+    fixed, still = SpeedupReward(sandbox_factory=fake_sandbox)(
+        [reply(1.0), reply(1.0, wrong=True)], task=[json.dumps(broken.to_dict())] * 2
+    )
+    assert fixed == pytest.approx(1.1) and still == pytest.approx(0.1)
