@@ -7,7 +7,7 @@ For each task, `--n` replies to `afterburner.prompts.initial_conversation(task, 
 call for all tasks), each evaluated as the training reward does (`training.rewards.evaluate`: extract,
 merge, check, measure against the starting code, confirm a significant difference interleaved). Prints
 one line per reply (tokens, why generation stopped, the sandbox status, the speedup) and the totals:
-how many replies were correct, significantly faster, cut off by the token limit. This is the quick
+how many replies were correct, significantly faster, the starting code again, cut off by the token limit. This is the quick
 check for a prompt change; the benchmark proper is `afterburner bench`.
 """
 
@@ -48,12 +48,13 @@ def main() -> None:
         sampling=Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens),
     )
     print(f"generation: {time.perf_counter() - t0:.1f} s for {len(tasks)} tasks x {args.n}")
-    correct = faster = cut = 0
+    correct = faster = cut = unchanged = 0
     for task, completions in zip(tasks, replies, strict=True):
         for c in completions:
             o = evaluate(sandbox, task, c.text, repeats=3)
             correct += o.passed
             faster += o.improved
+            unchanged += o.status == "unchanged"
             cut += c.finish_reason == "length"
             speedup = f"{o.speedup:.2f}x{' significant' if o.improved else ''}" if o.speedup else "-"
             print(
