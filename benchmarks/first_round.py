@@ -64,7 +64,8 @@ def main() -> None:
                 print("    " + c.text[:600].replace("\n", "\n    "))
     total = sum(len(c) for c in replies)
     print(
-        f"{correct}/{total} correct, {faster}/{total} significantly faster, {cut}/{total} cut off at the limit"
+        f"{correct}/{total} correct, {faster}/{total} significantly faster, {unchanged}/{total} the starting "
+        f"code again (afterburner.program.same_program), {cut}/{total} cut off at the limit"
     )
 
 
