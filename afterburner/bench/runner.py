@@ -329,6 +329,8 @@ def _run_one(
 ) -> TaskRecord:
     traj = out / "trajectories" / f"{_safe(task.name)}__{_safe(strategy)}__{_safe(model)}.jsonl"
     traj.parent.mkdir(parents=True, exist_ok=True)
+    if traj.exists():  # an earlier attempt was interrupted or failed: keep its steps, apart from this run's
+        traj.replace(traj.with_name(traj.stem + ".interrupted.jsonl"))
     t0 = time.perf_counter()
     try:
         if is_replay(settings.backend, model):

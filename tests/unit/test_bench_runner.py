@@ -168,6 +168,8 @@ def test_resume_skips_finished_records_and_retries_errors(suite_dir, tmp_path):
             progress=False,
         )
 
+    interrupted = out / "trajectories" / "t2__fast__replay_reference.jsonl"
+    interrupted.write_text('{"type": "run"}\n{"type": "step"}\n')  # the attempt that fell over, half written
     second = FakeOptimize()
     report = run_bench(
         suite_dir,
@@ -185,6 +187,10 @@ def test_resume_skips_finished_records_and_retries_errors(suite_dir, tmp_path):
         and report.aggregates["fast"].pass_at_1 == 1.0
     )
     assert len(read_records(out / "results.jsonl")) == 8  # the error records stay in the log
+    # the retry writes a trajectory of its own; the interrupted attempt's steps are kept beside it
+    assert not interrupted.exists()
+    kept = out / "trajectories" / "t2__fast__replay_reference.interrupted.jsonl"
+    assert kept.read_text().count("\n") == 2
 
     with pytest.raises(ConfigError, match="different rounds"):
         run_bench(
