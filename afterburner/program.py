@@ -44,13 +44,19 @@ class _Strip(ast.NodeTransformer):
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _visit_scope
 
 
-def normal_form(code: str) -> str:
-    """The program without formatting, comments, docstrings and top-level imports (a dump of its AST);
-    the stripped text when it does not parse."""
+def _dump(code: str, strip: bool) -> str:
+    """A dump of the code's AST (without what `_Strip` drops, if `strip`); the stripped text when it does
+    not parse."""
     try:
-        return ast.dump(_Strip().visit(ast.parse(code)))
+        tree = ast.parse(code)
+        return ast.dump(_Strip().visit(tree) if strip else tree)
     except (SyntaxError, ValueError, RecursionError):
         return code.strip()
+
+
+def normal_form(code: str) -> str:
+    """The program without formatting, comments, docstrings and top-level imports."""
+    return _dump(code, strip=True)
 
 
 def same_program(a: str | None, b: str | None) -> bool:
@@ -67,8 +73,4 @@ def same_program(a: str | None, b: str | None) -> bool:
 def program_hash(code: str) -> str:
     """A short hash of the code's AST (formatting and comments aside, imports and docstrings kept): equal
     only for code that runs alike, so a cache of check results may use it as its key."""
-    try:
-        form = ast.dump(ast.parse(code))
-    except (SyntaxError, ValueError, RecursionError):
-        form = code.strip()
-    return hashlib.sha256(form.encode()).hexdigest()[:16]
+    return hashlib.sha256(_dump(code, strip=False).encode()).hexdigest()[:16]

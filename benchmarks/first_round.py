@@ -7,8 +7,8 @@ For each task, `--n` replies to `afterburner.prompts.initial_conversation(task, 
 call for all tasks), each evaluated as the training reward does (`training.rewards.evaluate`: extract,
 merge, check, measure against the starting code, confirm a significant difference interleaved). Prints
 one line per reply (tokens, why generation stopped, the sandbox status, the speedup) and the totals:
-how many replies were correct, significantly faster, the starting code again, cut off by the token limit. This is the quick
-check for a prompt change; the benchmark proper is `afterburner bench`.
+how many replies were correct, significantly faster, the starting code again, cut off by the token
+limit. This is the quick check for a prompt change; the benchmark proper is `afterburner bench`.
 """
 
 from __future__ import annotations
