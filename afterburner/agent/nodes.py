@@ -283,7 +283,10 @@ def select(state: OptimizerState, runtime: Any) -> dict:
     else:
         for c in cands:
             c["accepted"] = False
-        update["no_improve"] = state.get("no_improve", 0) + 1
+        # Patience counts rounds that are evidence of no further gain: a correct new program was measured
+        # and was not faster. A round of echoes, format errors and failures says nothing about that.
+        measured = any(c.get("status") == "passed" for c in cands)
+        update["no_improve"] = state.get("no_improve", 0) + int(measured)
     for c in cands:
         ctx.record(
             "step",

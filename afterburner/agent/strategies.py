@@ -2,7 +2,8 @@
 
 - ``default`` (ours): k candidates per round, feedback with the profile's hot lines, a remedy for the
   slow pattern on them, the last round's failures and a short history; a candidate is accepted only when
-  its gain is statistically significant (`Comparison.improved`); stops after `patience` rounds without one.
+  its gain is statistically significant (`Comparison.improved`); stops after `patience` rounds in which
+  correct new code was measured and none was significantly faster (rounds of echoes or failures don't count).
 - ``afterburner`` (the paper, faithfully): one candidate per round in the ``<thinking>``/``<solution>``
   format, the one-line feedback ``Passed / Time / Memory / Integral``, greedy update (correct and faster
   by the median: no significance test), a fixed number of rounds, no patience.

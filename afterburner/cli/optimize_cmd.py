@@ -41,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", default="default", choices=("default", "afterburner", "baseline"))
     p.add_argument("--rounds", type=int, help="maximum rounds (default: the strategy's, 4)")
     p.add_argument("--candidates", type=int, help="candidates per round (default: the strategy's)")
-    p.add_argument("--patience", type=int, default=2, help="stop after P rounds without a significant gain")
+    p.add_argument(
+        "--patience", type=int, default=2, help="stop after P rounds whose correct new code was not faster"
+    )
     p.add_argument("--goal", default="time", choices=("time", "memory", "both"))
     p.add_argument("--target-speedup", type=float, help="stop once the best is this many times faster")
     p.add_argument("--time-budget", type=float, help="stop after this many seconds of work")

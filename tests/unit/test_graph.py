@@ -80,6 +80,23 @@ def test_the_original_dressed_up_is_unchanged_and_never_run(task, tmp_path):
     assert res.status == "improved" and "# speed: 4" in res.best_code
 
 
+def test_rounds_of_echoes_and_failures_do_not_use_up_patience(task, tmp_path):
+    echo = "```python\n# Plan: keep it\n" + ORIGINAL + "```\n"
+    # rounds 1 and 2 measure nothing new (an echo, a wrong answer, no code): round 3 still runs and wins
+    replies = [echo, WRONG, echo, "no code", FAST, SLOWER, SLOWER, SLOWER]
+    opt, res = run(task, tmp_path, replies, candidates=2, rounds=6, patience=1)
+    assert res.status == "improved" and "# speed: 4" in res.best_code
+    assert [("# speed: 4" in c) for c in res.rounds_best_code] == [False, False, True, True]
+    assert res.stop_reason == "patience" and res.rounds == 4  # round 4's measured SLOWER code used it up
+    second = opt._get_backend().calls[1][-1]["content"]
+    assert "returned the code unchanged" in second and "is rejected: change the algorithm" in second
+
+
+def test_patience_counts_rounds_whose_correct_new_code_was_not_faster(task, tmp_path):
+    _, res = run(task, tmp_path, [SLOWER, WRONG] * 4, candidates=2, rounds=4, patience=2)
+    assert res.stop_reason == "patience" and res.rounds == 2
+
+
 def test_refine_prompt_carries_measured_feedback(task, tmp_path):
     opt, _res = run(task, tmp_path, [WRONG, SLOWER, SLOWER, SLOWER], candidates=2, rounds=2, patience=5)
     prompts = opt._get_backend().calls
