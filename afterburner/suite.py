@@ -54,6 +54,10 @@ class Suite:
     def limited(self, limit: int | None) -> Suite:
         return self if limit is None else replace(self, tasks=self.tasks[:limit])
 
+    def shard(self, index: int, count: int) -> Suite:
+        """Every `count`-th task from the `index`-th (0-based): one of `count` disjoint parts."""
+        return replace(self, tasks=self.tasks[index::count])
+
 
 def load_suite(path: str | Path, limit: int | None = None, with_solution: bool = False) -> Suite:
     """Load a suite from a folder of task files (sorted by name) or a JSONL(.gz) file.

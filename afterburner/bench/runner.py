@@ -15,6 +15,7 @@ and the plots are written from all the records.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -204,8 +205,21 @@ def _prepare_out(out_dir: Path, settings: BenchSettings, suite: Suite, resume: b
         "settings": asdict(settings),
         "started": time.time(),
     }
-    run_file.write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
+    tmp = run_file.with_name(f".run.json.{os.getpid()}.{threading.get_ident()}")  # a shard may be reading it
+    tmp.write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
+    tmp.replace(run_file)
     return done
+
+
+def _append_line(path: Path, line: str) -> None:
+    """One record, appended with a single write: shards appending to the same file never interleave."""
+    data = (line + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
 
 
 def run_bench(
@@ -215,6 +229,7 @@ def run_bench(
     *,
     resume: bool = False,
     limit: int | None = None,
+    shard: tuple[int, int] | None = None,
     sandbox: Any = None,
     optimize: Callable[..., Any] | None = None,
     progress: bool = True,
@@ -222,7 +237,10 @@ def run_bench(
 ) -> BenchReport:
     """Run (or resume) a benchmark into `out_dir` and write results.json, summary.md and the plots.
 
-    `sandbox` and `optimize` default to a fresh `Sandbox` and `afterburner.optimize`; tests pass stand-ins.
+    `shard=(i, n)` runs only every n-th task from the i-th, so n processes (each pinned to its own cores,
+    e.g. with taskset) can share one `out_dir`; a last run without `shard` (resume=True) writes the
+    combined report. `sandbox` and `optimize` default to a fresh `Sandbox` and `afterburner.optimize`;
+    tests pass stand-ins.
     """
     settings = settings or BenchSettings()
     if optimize is None:
@@ -231,6 +249,8 @@ def run_bench(
         suite = load_suite(suite, limit=limit, with_solution=settings.with_solution)
     elif limit is not None:
         suite = suite.limited(limit)
+    if shard is not None:
+        suite = suite.shard(*shard)
     out = Path(out_dir)
     done = _prepare_out(out, settings, suite, resume)
     optimize = optimize or _default_optimize
@@ -259,8 +279,7 @@ def run_bench(
                     return
                 rec = _run_one(task, strategy, model, settings, serialized, backends, optimize, cache, out)
                 with write_lock:
-                    with results_path.open("a", encoding="utf-8") as f:
-                        f.write(json.dumps(rec.to_dict(), default=str) + "\n")
+                    _append_line(results_path, json.dumps(rec.to_dict(), default=str))
                     new.append(rec)
                     bar(f"{task.name} [{strategy} / {model}] {rec.final.status or 'error'}")
 

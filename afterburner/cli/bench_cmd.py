@@ -38,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=1, help="tasks run at the same time (measurements never overlap)"
     )
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="only every N-th task from the I-th (0-based), to run N processes into one --out side by side",
+    )
     p.add_argument("--out", default=None, help="output folder (default: bench-runs/SUITE-TIMESTAMP)")
     p.add_argument("--resume", action="store_true", help="continue --out, skipping finished records")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
@@ -75,9 +81,12 @@ def _run(args: argparse.Namespace) -> int:
         curves=not args.no_curves,
         with_solution=args.with_solution,
     )
+    shard = _parse_shard(args.shard) if args.shard else None
+    if shard and not args.out:
+        raise ConfigError("--shard needs --out DIR (the folder all the shards share)")
     suite = load_suite(args.suite, limit=args.limit, with_solution=args.with_solution)
     out = Path(args.out or f"bench-runs/{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    report = run_bench(suite, out, settings, resume=args.resume, progress=not args.no_progress)
+    report = run_bench(suite, out, settings, resume=args.resume, shard=shard, progress=not args.no_progress)
     for b in report.broken:
         print(f"afterburner: broken task {b.where}: {b.reason}", file=sys.stderr)
     if args.json:
@@ -94,3 +103,12 @@ def _run(args: argparse.Namespace) -> int:
     print(aggregate_table(report.aggregates))
     print(f"summary: {report.files['summary']}  results: {report.files['results']}")
     return 0
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    from afterburner.errors import ConfigError
+
+    i, sep, n = text.partition("/")
+    if not (sep and i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
+        raise ConfigError(f"--shard {text!r}: give I/N with 0 <= I < N, e.g. --shard 0/2")
+    return int(i), int(n)

@@ -246,3 +246,33 @@ def test_workers_never_overlap_measurements(suite_dir, tmp_path):
     assert len(report.records) == 6 and sb.compares > 0
     assert sb.max_active == 1
     assert [r.task for r in report.records] == ["t1", "t1", "t2", "t2", "t3", "t3"]
+
+
+def test_shards_share_one_out_dir_and_a_last_run_writes_the_combined_report(suite_dir, tmp_path):
+    out = tmp_path / "out"
+    shards = [FakeOptimize(), FakeOptimize()]
+
+    def run_shard(i):
+        kw = dict(resume=True, shard=(i, 2), sandbox=FakeSandbox(delay=0.01), optimize=shards[i])
+        run_bench(suite_dir, out, settings("fast", "same"), progress=False, plots=False, **kw)
+
+    threads = [threading.Thread(target=run_shard, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # the valid tasks t1, t2, t3 split as (t1, t3) and (t2); each record is written once, whole
+    assert {c[0] for c in shards[0].calls} == {"t1", "t3"} and {c[0] for c in shards[1].calls} == {"t2"}
+    assert len(read_records(out / "results.jsonl")) == 6
+    last = FakeOptimize()
+    report = run_bench(
+        suite_dir,
+        out,
+        settings("fast", "same"),
+        resume=True,
+        sandbox=FakeSandbox(),
+        optimize=last,
+        progress=False,
+    )
+    assert last.calls == [] and report.resumed == 6
+    assert report.aggregates["fast"].n == 3 and report.aggregates["fast"].pass_at_1 == 1.0
