@@ -14,9 +14,10 @@
 #
 # With SHARDS=N, shard i runs every N-th task from the i-th on core i alone (its model with one thread,
 # its sandbox worker pinned there), all appending to the same results; a last run without --shard then
-# writes the combined report. One generating thread per core is about 1.7x the throughput of one
-# two-thread process on this 2-core machine (14.1 vs 16.3 tokens/s each), and a shard's measurements
-# never share a core with anything but its own idle parent. Logs: OUT/shard-i.log.
+# writes the combined report. Generation with one thread gives 14.1 tokens/s against 16.3 with two on
+# this 2-core machine (so two one-thread shards generate ~1.7x as many tokens per second), but each
+# shard also measures on its one core alone; end to end, see docs/benchmarks.md. A shard's measurements
+# never share a core with anything but its own parent. Logs: OUT/shard-i.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TOKENIZERS_PARALLELISM=false
