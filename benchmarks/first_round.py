@@ -35,6 +35,11 @@ def main() -> None:
     ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--temperature", type=float, default=0.9)
     ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument(
+        "--from-description",
+        action="store_true",
+        help="leave the starting code out of the prompt: the model writes the function from the problem text",
+    )
     ap.add_argument("--show-failures", action="store_true", help="print the start of every failed reply")
     args = ap.parse_args()
 
@@ -43,7 +48,7 @@ def main() -> None:
     sandbox = get_sandbox(2, {"timeout_s": 10.0})
     t0 = time.perf_counter()
     replies = backend.generate(
-        [initial_conversation(t, args.strategy) for t in tasks],
+        [initial_conversation(t.with_code("") if args.from_description else t, args.strategy) for t in tasks],
         n=args.n,
         sampling=Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens),
     )

@@ -98,9 +98,13 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
     if baseline and ctx.strategy.feedback == "profile":
         # the original's measured hot lines and their remedies already steer the first round
         first = _profile_conversation(ctx, {}, task.code, baseline, baseline)
+    fresh = None
+    if ctx.strategy.fresh and task.code and task.description:
+        fresh = initial_conversation(task.with_code(""), ctx.strategy, s.goal)
     return {
         "round": 0,
         **first,
+        "fresh_conversation": fresh,
         "candidates": [],
         "baseline": baseline,
         "best_code": task.code,
@@ -136,7 +140,13 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
         seed=None if s.seed is None else s.seed + rnd,
         stop=ctx.strategy.stop,
     )
-    [completions] = ctx.backend.generate([state["conversation"]], n=k, sampling=sampling)
+    fresh_conv = state.get("fresh_conversation")
+    n_fresh = math.floor(k * ctx.strategy.fresh) if fresh_conv else 0
+    if n_fresh:  # one batched call: k - n_fresh samples of the refine prompt, n_fresh of the fresh one
+        convs = [state["conversation"]] * (k - n_fresh) + [fresh_conv] * n_fresh
+        completions = [c for [c] in ctx.backend.generate(convs, n=1, sampling=sampling)]
+    else:
+        [completions] = ctx.backend.generate([state["conversation"]], n=k, sampling=sampling)
     candidates = [
         Candidate(
             index=i,
@@ -144,10 +154,12 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
             prompt_tokens=c.prompt_tokens,
             completion_tokens=c.completion_tokens,
             finish_reason=c.finish_reason,
+            fresh=i >= k - n_fresh,
         )
         for i, c in enumerate(completions)
     ]
-    prompt_tokens = completions[0].prompt_tokens if completions else 0  # one prompt, k samples
+    # the prompt tokens of each distinct prompt, once: its samples share it
+    prompt_tokens = sum({c["fresh"]: c["prompt_tokens"] for c in candidates}.values())
     used = prompt_tokens + sum(c.completion_tokens for c in completions)
     return {
         "round": rnd,
@@ -293,7 +305,8 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             round=rnd,
             index=c["index"],
             strategy=ctx.strategy.name,
-            messages=state["conversation"],
+            messages=state.get("fresh_conversation") if c.get("fresh") else state["conversation"],
+            fresh=bool(c.get("fresh")),
             completion=c["completion"],
             prompt_tokens=c.get("prompt_tokens", 0),
             completion_tokens=c.get("completion_tokens", 0),

@@ -26,6 +26,7 @@ class Candidate(TypedDict, total=False):
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+    fresh: bool  # written from the problem statement alone (the current code not shown)
     extraction: dict  # {"ok", "reason", "source"}
     code: str  # the merged module ("" when extraction failed)
     status: str  # Status value ("format_error" when nothing could be extracted)
@@ -40,6 +41,7 @@ class OptimizerState(TypedDict, total=False):
     round: int  # rounds generated so far
     conversation: list[dict]  # the prompt of the next round
     suggested: list[str]  # remedy rule ids named in that prompt
+    fresh_conversation: list[dict] | None  # the prompt without the code (strategies with `fresh`)
     candidates: list[Candidate]  # the current round's
     baseline: dict | None  # Measurement.to_dict() of the original (with profile)
     best_code: str

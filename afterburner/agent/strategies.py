@@ -1,9 +1,12 @@
 """Strategies: how many candidates per round, which prompts, which feedback, which acceptance rule.
 
 - ``default`` (ours): k candidates per round, feedback with the profile's hot lines, a remedy for the
-  slow pattern on them, the last round's failures and a short history; a candidate is accepted only when
-  its gain is statistically significant (`Comparison.improved`); stops after `patience` rounds in which
-  correct new code was measured and none was significantly faster (rounds of echoes or failures don't count).
+  slow pattern on them, the last round's failures and a short history. When the task has a problem
+  statement, half of each round's candidates are written from it alone, without the current code (a small
+  model shown the slow code tends to return it; written afresh it often recalls the efficient algorithm:
+  docs/benchmarks.md). A candidate is accepted only when its gain is statistically significant
+  (`Comparison.improved`); stops after `patience` rounds in which correct new code was measured and none
+  was significantly faster (rounds of echoes or failures don't count).
 - ``afterburner`` (the paper, faithfully): one candidate per round in the ``<thinking>``/``<solution>``
   format, the one-line feedback ``Passed / Time / Memory / Integral``, greedy update (correct and faster
   by the median: no significance test), a fixed number of rounds, no patience.
@@ -91,6 +94,7 @@ class Strategy:
     feedback: str  # "profile" (ours), "paper" (one line), "none"
     use_patience: bool = True
     single_round: bool = False  # all calls in one round (rounds x candidates samples)
+    fresh: float = 0.0  # share of each round's candidates written from the problem statement alone
     stop: tuple[str, ...] = ("\n```\n",)
     description: str = ""
 
@@ -105,7 +109,9 @@ STRATEGIES: dict[str, Strategy] = {
         rounds=4,
         accept=accept_significant,
         feedback="profile",
-        description="k candidates per round, profile + remedy feedback, significant gains only, patience",
+        fresh=0.5,
+        description="k candidates per round (half from the problem statement alone), profile + remedy "
+        "feedback, significant gains only, patience",
     ),
     "afterburner": Strategy(
         name="afterburner",

@@ -114,6 +114,31 @@ def test_refine_prompt_carries_measured_feedback(task, tmp_path):
     assert "round 1: 1/2 passed" in second  # history
 
 
+def test_with_a_problem_statement_half_the_candidates_are_written_without_the_code(task, tmp_path):
+    described = Task(**{**task.__dict__, "description": "Return xs without repeats, first seen first."})
+    # round 1: the refine candidate is no faster, the fresh one is 4x; round 2: the fresh one 10x
+    opt, res = run(described, tmp_path, [fn("x", "pass"), FAST, SLOWER, FASTER], candidates=2, rounds=2)
+    assert res.status == "improved" and "# speed: 10" in res.best_code
+    calls = opt._get_backend().calls
+    assert len(calls) == 4  # per round: the refine prompt, then the fresh prompt (one batched call)
+    refine, fresh = calls[0][-1]["content"], calls[1][-1]["content"]
+    assert "if x not in seen:" in refine and "Where its time goes" in refine
+    assert "first seen first" in fresh and "seen.append" not in fresh and "from the problem" in fresh
+    assert "round 1: 2/2 passed" in calls[2][-1]["content"]  # the refine prompt counts the fresh one
+    assert '"# speed: 4"' in calls[2][-1]["content"] and "speed" not in calls[3][-1]["content"]
+    steps = read_trajectory(res.trajectory_path).steps
+    assert [s["fresh"] for s in steps] == [False, True, False, True]
+    assert [s["accepted"] for s in steps] == [False, True, False, True]
+    assert steps[1]["messages"] == calls[1]  # each step records the prompt its completion answered
+    assert res.llm_calls == 2
+
+
+def test_without_a_problem_statement_every_candidate_sees_the_code(task, tmp_path):
+    opt, _res = run(task, tmp_path, [SLOWER, FAST], candidates=2, rounds=1)
+    [call] = opt._get_backend().calls  # one prompt, sampled twice
+    assert "seen.append" in call[-1]["content"]
+
+
 def test_afterburner_strategy_one_candidate_paper_feedback_greedy(task, tmp_path):
     paper_fast = f"<thinking>A dict keeps order.</thinking>\n<solution>\n{FAST}</solution>\ntrailing talk"
     opt, res = run(task, tmp_path, [NOISE, WRONG, paper_fast], strategy="afterburner", rounds=3, patience=1)
