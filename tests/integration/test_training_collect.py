@@ -20,16 +20,18 @@ WRONG = "```python\ndef sum_squares(n):\n    return n\n```"
 
 def test_collect_runs_the_optimizer_resumes_and_feeds_sft_and_dpo(tmp_path):
     sources = [str(TASKS / "sum_squares.yaml"), str(TASKS / "broken_reference.yaml")]
-    backend = get_backend("scripted", replies=[FAST, WRONG], cycle=True)
+    # 3 candidates: two answer the prompt with the code (FAST, WRONG: a DPO pair), one the problem
+    # statement alone (FAST again); DPO pairs only replies to the same prompt
+    backend = get_backend("scripted", replies=[FAST, WRONG, FAST], cycle=True)
     out = tmp_path / "traj"
     report = collect(
-        sources, out, backend=backend, rounds=1, candidates=2, patience=1, out_dir=tmp_path / "opt"
+        sources, out, backend=backend, rounds=1, candidates=3, patience=1, out_dir=tmp_path / "opt"
     )
     assert report.done == ["sum_squares"] and report.improved == 1
     assert [name for name, _ in report.excluded] == ["broken_reference"]
     assert trajectory_path(out, type("T", (), {"name": "sum_squares"})()).is_file()
 
-    again = collect(sources, out, backend=backend, rounds=1, candidates=2, out_dir=tmp_path / "opt")
+    again = collect(sources, out, backend=backend, rounds=1, candidates=3, out_dir=tmp_path / "opt")
     assert again.skipped == ["sum_squares"] and not again.done  # resumed: finished tasks are not rerun
 
     data = read_trajectories([str(out)])
