@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from afterburner.errors import ConfigError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -64,7 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from afterburner.bench import BenchSettings, run_bench
-    from afterburner.errors import ConfigError
     from afterburner.suite import load_suite
 
     if args.resume and not args.out:
@@ -106,8 +107,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _parse_shard(text: str) -> tuple[int, int]:
-    from afterburner.errors import ConfigError
-
     i, sep, n = text.partition("/")
     if not (sep and i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
         raise ConfigError(f"--shard {text!r}: give I/N with 0 <= I < N, e.g. --shard 0/2")
