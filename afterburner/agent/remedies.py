@@ -9,7 +9,7 @@ Rules (id: pattern -> remedy):
 - ``pop_front``: ``seq.pop(0)`` / ``seq.insert(0, x)`` -> ``collections.deque``
 - ``str_concat_loop``: ``s += ...`` on a string inside a loop -> collect parts, ``''.join``
 - ``recursion_no_memo``: a function calling itself twice or more, or in a loop, no cache -> ``functools.cache``
-- ``nested_pairs``: nested loops over the same sequence -> set / dict / ``collections.Counter``
+- ``nested_pairs``: nested loops over the same sequence -> set / dict / ``Counter``, two pointers, a running best
 - ``sort_in_loop``: ``sorted``/``min``/``max``/``.sort()`` inside a loop -> once outside, or ``heapq``
 - ``index_count_in_loop``: ``seq.index(x)`` / ``seq.count(x)`` inside a loop -> dict / Counter
 - ``trial_division``: ``for d in range(2, n)`` testing ``n % d`` -> stop at ``math.isqrt(n)`` / a sieve

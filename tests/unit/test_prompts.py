@@ -102,3 +102,12 @@ def test_remedy_names_the_hot_line_by_its_text_and_share():
     code = "def f(q):\n    while q:\n        q.pop(0)\n"
     text = render_remedy(Remedy("pop_front", 3, 3, {"sequence": "q", "method": "pop"}, 0.62), code)
     assert "`q.pop(0)`" in text and "62%" in text and "collections.deque" in text and "popleft()" in text
+
+
+def test_all_pairs_remedy_covers_pairs_no_set_can_find():
+    # container-with-most-water compares all pairs by area: a set does not help, two pointers do
+    code = (
+        "def f(h):\n    for i in range(len(h)):\n        for j in range(i + 1, len(h)):\n            pass\n"
+    )
+    text = render_remedy(Remedy("nested_pairs", 3, 4, {"sequence": "h"}, 0.9), code)
+    assert "set" in text and "two pointers" in text and "running best" in text
