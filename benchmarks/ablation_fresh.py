@@ -1,9 +1,9 @@
 """Ablation: how much of `default`'s lead over the baseline comes from fresh candidates alone?
 
-    HF_HUB_OFFLINE=1 python benchmarks/ablation_fresh.py --limit 16 --out benchmarks/results/dev-ablation-fresh
+    HF_HUB_OFFLINE=1 python benchmarks/ablation_fresh.py --limit 32 --out benchmarks/results/dev-ablation-fresh
     # two shards, like benchmarks/headline.sh; then once without --shard to write the combined report
-    OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/ablation_fresh.py --limit 16 --out D --resume --shard 0/2 &
-    OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/ablation_fresh.py --limit 16 --out D --resume --shard 1/2
+    OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/ablation_fresh.py --limit 32 --out D --resume --shard 0/2 &
+    OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/ablation_fresh.py --limit 32 --out D --resume --shard 1/2
 
 Runs `afterburner bench benchmarks/suites/dev` with one extra strategy, ``baseline-fresh``: the headline's
 no-feedback baseline (all 3 x 2 samples in one round) with half of the samples written from the problem
