@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+from afterburner.agent.outcomes import classify_step
 from afterburner.agent.remedies import find_remedies
 from afterburner.agent.state import Candidate, OptimizerState, RunContext
 from afterburner.agent.strategies import score
@@ -320,6 +321,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             measurement=c.get("measurement"),
             acceptable=c.get("acceptable", False),
             accepted=c["accepted"],
+            outcome=classify_step(c),
             best_speedup=best_speedup,
         )
     if winner is not None:

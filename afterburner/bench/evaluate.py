@@ -151,6 +151,7 @@ class TaskRecord:
     error: str | None = None  # our fault or the backend's (the record is retried on --resume)
     trajectory_path: str | None = None
     final_code: str = ""
+    outcomes: dict[str, int] | None = None  # where its candidates went (`afterburner.agent.outcomes`)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -174,6 +175,7 @@ class TaskRecord:
             "error": self.error,
             "trajectory_path": self.trajectory_path,
             "final_code": self.final_code,
+            "outcomes": self.outcomes,
         }
 
     @classmethod
@@ -194,4 +196,5 @@ class TaskRecord:
             error=d.get("error"),
             trajectory_path=d.get("trajectory_path"),
             final_code=d.get("final_code", ""),
+            outcomes=d.get("outcomes"),
         )

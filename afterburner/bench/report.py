@@ -11,7 +11,7 @@ from afterburner.metrics import Aggregate
 if TYPE_CHECKING:
     from afterburner.bench.runner import BenchReport
 
-__all__ = ["aggregate_table", "curve_table", "summary_markdown", "task_table", "write_plots"]
+__all__ = ["aggregate_table", "curve_table", "outcome_table", "summary_markdown", "task_table", "write_plots"]
 
 
 def _f(x: Any, fmt: str = "{:.2f}") -> str:
@@ -42,6 +42,24 @@ def aggregate_table(aggregates: dict[str, Aggregate], records: list | None = Non
             f"| {label} | {a.n} | {_pct(a.pass_at_1)} | {_pct(a.significant_rate)} | {_f(a.geomean_speedup)}x "
             f"| {_f(a.time_pct, '{:.1f}')} | {_f(a.memory_pct, '{:.1f}')} | {_f(a.integral_pct, '{:.1f}')} |"
         )
+    return "\n".join(rows)
+
+
+def outcome_table(outcomes: dict[str, dict[str, int]]) -> str:
+    """Where every candidate went, per strategy: a count and its share of the strategy's candidates."""
+    from afterburner.agent.outcomes import OUTCOME_LABELS, OUTCOMES
+
+    rows = [
+        "| strategy | candidates | " + " | ".join(OUTCOME_LABELS[o] for o in OUTCOMES) + " |",
+        "|" + "---|" * (len(OUTCOMES) + 2),
+    ]
+    for label, counts in outcomes.items():
+        n = sum(counts.values())
+        cells = [
+            f"{counts.get(o, 0)} ({_f(100 * counts.get(o, 0) / n, '{:.0f}')}%)" if n else "–"
+            for o in OUTCOMES
+        ]
+        rows.append(f"| {label} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -101,6 +119,18 @@ def summary_markdown(report: BenchReport) -> str:
         "",
         aggregate_table(report.aggregates),
     ]
+    if report.outcomes:
+        lines += [
+            "",
+            "## Where the candidates went",
+            "",
+            "Every candidate the optimizer generated, by what became of it (`afterburner.agent.outcomes`): "
+            "no function named like the target in the reply (format error), the same program as the best "
+            "(the code again), a wrong answer, a crash, a timeout; correct and new: slower than the best of "
+            "its round (median), faster but not significantly, or significantly faster.",
+            "",
+            outcome_table(report.outcomes),
+        ]
     if report.curves:
         lines += ["", "## Per round (best code after round r)", "", curve_table(report.curves)]
     lines += ["", "## Per task", "", task_table(report)]

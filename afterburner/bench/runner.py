@@ -92,6 +92,7 @@ class BenchReport:
     curves: dict[str, list[Aggregate]] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     resumed: int = 0
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)  # per group: where candidates went
 
     def to_dict(self) -> dict:
         return {
@@ -108,6 +109,7 @@ class BenchReport:
             "records": [r.to_dict() for r in self.records],
             "files": self.files,
             "resumed": self.resumed,
+            "outcomes": self.outcomes,
         }
 
 
@@ -157,6 +159,16 @@ def read_records(path: Path) -> list[TaskRecord]:
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue
     return out
+
+
+def trajectory_outcomes(path: str | Path | None) -> dict[str, int] | None:
+    """Where the candidates of one trajectory went (`afterburner.agent.outcomes`); None without a file."""
+    from afterburner.agent.outcomes import count_outcomes
+    from afterburner.trajectory import read_trajectory
+
+    if not path or not Path(path).is_file():
+        return None
+    return count_outcomes(read_trajectory(path).of_type("step"))
 
 
 def _safe(name: str) -> str:
@@ -379,6 +391,7 @@ def _run_one(
             error=f"{type(e).__name__}: {e}{where}".splitlines()[0],
         )  # fmt: skip
     wall = time.perf_counter() - t0
+    traj_path = getattr(result, "trajectory_path", None) or str(traj)
     if getattr(result, "status", "") == "interrupted":  # the optimizer caught a Ctrl-C: stop the bench
         raise KeyboardInterrupt
     start = task.code or getattr(result, "original_code", "") or ""
@@ -403,8 +416,9 @@ def _run_one(
         tokens_used=int(getattr(result, "tokens_used", 0) or 0),
         llm_calls=int(getattr(result, "llm_calls", 0) or 0),
         wall_time_s=wall,
-        trajectory_path=getattr(result, "trajectory_path", None) or str(traj),
+        trajectory_path=traj_path,
         final_code=best,
+        outcomes=trajectory_outcomes(traj_path),
     )
 
 
@@ -426,6 +440,19 @@ def _progress(total: int, enabled: bool) -> Iterator[Callable[[str], None]]:
     ) as prog:
         bar_id = prog.add_task("", total=total)
         yield lambda msg: prog.update(bar_id, advance=1, description=msg)
+
+
+def _sum_outcomes(records: list[TaskRecord]) -> dict[str, int]:
+    """The candidates of a group of records, by outcome (records written before outcomes were kept are
+    counted from their trajectory file, when it is still there)."""
+    from afterburner.agent.outcomes import OUTCOMES
+
+    total = dict.fromkeys(OUTCOMES, 0)
+    for r in records:
+        counts = r.outcomes if r.outcomes is not None else trajectory_outcomes(r.trajectory_path)
+        for k, v in (counts or {}).items():
+            total[k] = total.get(k, 0) + int(v)
+    return total
 
 
 def finish_report(
@@ -455,6 +482,7 @@ def finish_report(
             report.curves[label] = round_curve(
                 [r.rounds for r in group], finals, settings.threshold, settings.tolerance
             )
+        report.outcomes[label] = _sum_outcomes(group)
     if plots:
         report.files.update(write_plots(report))
     report.files["summary"] = str(out / "summary.md")

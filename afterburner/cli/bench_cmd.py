@@ -96,12 +96,15 @@ def _run(args: argparse.Namespace) -> int:
             r.pop("final_code", None)
         print(json.dumps(data, indent=1, default=str))
         return 0
-    from afterburner.bench.report import aggregate_table
+    from afterburner.bench.report import aggregate_table, outcome_table
 
     errors = sum(1 for r in report.records if r.error)
     print(f"{report.suite.name}: {len(report.suite.tasks)} tasks, {len(report.broken)} broken, "
           f"{len(report.records)} records ({report.resumed} resumed, {errors} errors)")  # fmt: skip
     print(aggregate_table(report.aggregates))
+    if report.outcomes:
+        print("\nwhere the candidates went:")
+        print(outcome_table(report.outcomes))
     print(f"summary: {report.files['summary']}  results: {report.files['results']}")
     return 0
 
