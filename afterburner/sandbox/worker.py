@@ -16,6 +16,7 @@ import ctypes
 import json
 import os
 import pickle
+import re
 import select
 import signal
 import struct
@@ -56,6 +57,12 @@ PREIMPORTS = (
     "statistics",
     "dis",
 )  # what candidates and the harness commonly import: paid once here, not in every child
+# heavy libraries imported here the first time a job's module (or its tests) imports them at the top,
+# so a child forked for a timed run does not pay their import in its CPU time (numpy alone is ~100 ms,
+# scipy.signal or scipy.stats over 1 s on a slow machine): the time measured is the code's, not the import's
+HEAVY_ROOTS = ("numpy", "scipy", "pandas")
+_IMPORT_RE = re.compile(r"^[ \t]*import[ \t]+([\w. \t,]+?)[ \t]*(?:#.*)?$", re.M)
+_FROM_RE = re.compile(r"^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]+\(?([\w \t,]+)", re.M)
 
 
 def _clear(d: str, keep: str) -> None:
@@ -172,6 +179,7 @@ class Zygote:
 
     # --- one job
     def run(self, job: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+        _preimport_heavy(job)
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
         self.wipe()
@@ -333,6 +341,40 @@ class Zygote:
             self.blob_bytes -= len(self.blobs.pop(old))
         self.blobs[key] = blob
         self.blob_bytes += len(blob)
+
+
+_TRIED: set[str] = set()
+
+
+def heavy_imports(source: str) -> list[str]:
+    """The modules under `HEAVY_ROOTS` that `source` imports (``import numpy as np``, ``import
+    scipy.linalg``, ``from scipy import signal`` -> numpy, scipy.linalg, scipy and scipy.signal)."""
+    names = []
+    for m in _IMPORT_RE.finditer(source):
+        names += [part.split()[0] for part in m.group(1).split(",") if part.strip()]
+    for m in _FROM_RE.finditer(source):
+        names.append(m.group(1))
+        names += [f"{m.group(1)}.{part.split()[0]}" for part in m.group(2).split(",") if part.strip()]
+    return [n for n in names if n.split(".")[0] in HEAVY_ROOTS]
+
+
+def _preimport_heavy(job: dict) -> None:
+    """Import the heavy libraries the job's sources name, once per worker (failures are ignored: the
+    child then imports, or fails to import, them itself). These are installed packages found on the
+    worker's own sys.path, never the candidate's files (the worker runs with -s -P)."""
+    sources = [src for key in ("parts", "check_parts") for _, src in job.get(key) or () if src]
+    new = [n for src in sources for n in heavy_imports(src) if n not in _TRIED]
+    if not new:
+        return
+    import gc
+    import importlib
+
+    for name in new:
+        _TRIED.add(name)
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)  # `from scipy import signal`: scipy.signal is a module, or not
+    gc.collect()
+    gc.freeze()  # as at start-up: the children's collector leaves the new modules' pages alone
 
 
 def _warm_up() -> None:

@@ -7,12 +7,14 @@ each ``<name>.py`` with ``<name>_tests.py``, ``<name>_workload.py`` and ``<name>
 - `Sandbox.compare(task, task.code, task.reference)` checks both on the tests and on the workload (the
   reference's outputs must equal the starting code's), then times them interleaved (A B A B ...);
 - the task is ok when both pass and ``improved`` is True (the 95% interval of the speedup lies above
-  1 + min_gain).
+  1 + min_gain), and, with ``--min-speedup X``, the interval's low end is at least X (the headroom a
+  suite promises, e.g. 1.3 for ``real/``).
 
 Prints one row per task (naive and reference CPU-time medians per workload run, speedup with its
 interval, peak memory ratio, ok) and exits 1 if any task fails, 2 on bad arguments.
 
     python benchmarks/suites/check_suite.py benchmarks/suites/dev [--only ID ...] [--repeats 5]
+    python benchmarks/suites/check_suite.py benchmarks/suites/real --min-speedup 1.3
     python benchmarks/suites/check_suite.py examples
 """
 
@@ -82,7 +84,9 @@ def load_suite(directory: Path) -> list[Task]:
     return load_examples(directory)
 
 
-def check_task(sb: Sandbox, task: Task, repeats: int | None, min_gain: float) -> Row:
+def check_task(
+    sb: Sandbox, task: Task, repeats: int | None, min_gain: float, min_speedup: float | None = None
+) -> Row:
     if not task.reference:
         return Row(task.name, False, note="no reference solution")
     cmp = sb.compare(task, task.code, task.reference, repeats=repeats, min_gain=min_gain)
@@ -98,6 +102,9 @@ def check_task(sb: Sandbox, task: Task, repeats: int | None, min_gain: float) ->
     row.ok = cmp.improved
     if not cmp.improved:
         row.note = f"not significantly faster (needs interval above {1 + min_gain:.2f})"
+    elif min_speedup is not None and not row.ci_low >= min_speedup:
+        row.ok = False
+        row.note = f"headroom too small: interval's low end {row.ci_low:.2f}x < --min-speedup {min_speedup:g}"
     elif not NAIVE_RANGE_MS[0] <= row.naive_ms <= NAIVE_RANGE_MS[1]:
         row.note = f"naive time outside {NAIVE_RANGE_MS[0]:.0f}-{NAIVE_RANGE_MS[1]:.0f} ms"
     return row
@@ -105,6 +112,14 @@ def check_task(sb: Sandbox, task: Task, repeats: int | None, min_gain: float) ->
 
 def _fmt(x: float | None, spec: str) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def _row_line(r: Row) -> str:
+    speed = f"{_fmt(r.speedup, '.2f')}x [{_fmt(r.ci_low, '.2f')}, {_fmt(r.ci_high, '.2f')}]"
+    return (
+        f"{r.task}: {'ok' if r.ok else 'FAILED'}, naive {_fmt(r.naive_ms, '.1f')} ms, speedup {speed}"
+        + (f"; {r.note}" if r.note else "")
+    )
 
 
 def print_table(rows: list[Row], file=sys.stdout) -> None:
@@ -128,9 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", metavar="TASK", help="check only these task names")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs of each side (default 5)")
     ap.add_argument("--min-gain", type=float, default=0.05, help="required gain of the interval's low end")
+    ap.add_argument(
+        "--min-speedup",
+        type=float,
+        default=None,
+        metavar="X",
+        help="also fail a task unless the low end of its speedup's 95%% interval is at least X (e.g. 1.3)",
+    )
     ap.add_argument("--workers", type=int, default=None, help="sandbox workers (default: one per core)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
     args = ap.parse_args(argv)
+    if args.min_speedup is not None and not args.min_speedup >= 1.0:
+        print(f"check_suite: --min-speedup must be at least 1 (got {args.min_speedup:g})", file=sys.stderr)
+        return 2
     if not args.suite.is_dir():
         print(f"check_suite: {args.suite} is not a directory", file=sys.stderr)
         return 2
@@ -151,11 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with Sandbox(SandboxConfig(timeout_s=30.0), workers=args.workers) as sb:
 
+        done = iter(range(1, len(tasks) + 1))
+
         def one(task: Task) -> Row:
             try:
-                return check_task(sb, task, args.repeats, args.min_gain)
+                row = check_task(sb, task, args.repeats, args.min_gain, args.min_speedup)
             except AfterburnerError as e:
-                return Row(task.name, False, note=str(e)[:300])
+                row = Row(task.name, False, note=str(e)[:300])
+            # progress as each task finishes (the table comes at the end): a long run shows where it is
+            print(f"[{next(done)}/{len(tasks)}] {_row_line(row)}", file=sys.stderr, flush=True)
+            return row
 
         # each compare times on one worker; run as many tasks at once as there are workers
         with ThreadPoolExecutor(max_workers=sb.pool.size) as ex:
@@ -163,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         isolation = sb.isolation
     print_table(rows)
     failed = [r.task for r in rows if not r.ok]
+    headroom = f", headroom at least {args.min_speedup:g}x" if args.min_speedup is not None else ""
     print(
-        f"\n{len(rows) - len(failed)}/{len(rows)} ok; CPU time medians of {args.repeats} interleaved runs per "
-        f"side, one run = the whole workload; sandbox isolation: {isolation}; "
+        f"\n{len(rows) - len(failed)}/{len(rows)} ok{headroom}; CPU time medians of {args.repeats} interleaved "
+        f"runs per side, one run = the whole workload; sandbox isolation: {isolation}; "
         f"{time.monotonic() - started:.0f} s"
     )
     if args.json:
