@@ -91,6 +91,12 @@ class Task:
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in ("name", "code", "description", "prelude"):
+            if not isinstance(getattr(self, name), str):
+                raise TaskError(f"{name!r} must be text, not {getattr(self, name)!r}")
+        for name in ("check_source", "workload_source", "reference", "source_path"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise TaskError(f"{name!r} must be text, not {getattr(self, name)!r}")
         parse_entry_point(self.entry_point)
 
     @property
@@ -152,34 +158,89 @@ class Task:
             Case.from_obj(c, f"{where}: workload input {i}")
             for i, c in enumerate(data.get("workload_inputs", ()))
         )
-        data["sizes"] = tuple(int(s) for s in data.get("sizes", ()))
+        data["sizes"] = _sizes(data.get("sizes", ()), where)
+        if not isinstance(data.get("atol", 0.0), int | float) or isinstance(data.get("atol"), bool):
+            raise TaskError(f"{where}: 'atol' must be a number, not {data['atol']!r}")
+        if not isinstance(data.get("metadata", {}), dict):
+            raise TaskError(f"{where}: 'metadata' must be a mapping, not {data['metadata']!r}")
         try:
-            return cls(**data)
+            task = cls(**data)
         except TaskError as e:
             raise TaskError(f"{where}: {e}") from None
+        if task.code:
+            tree = _parse(task.code, f"{where}: 'code'")
+            name, _, method = parse_entry_point(task.entry_point)
+            if name not in _top_names(tree):
+                raise TaskError(
+                    f"{where}: 'code' does not define {name!r} (entry point {task.entry_point!r}){_listing(tree)}"
+                )
+            if method and not _class_has_method(tree, name, method):
+                raise TaskError(f"{where}: class {name!r} in 'code' has no method {method!r}")
+        return task
 
 
 def parse_entry_point(entry_point: str) -> tuple[str, bool, str | None]:
     """Split an entry point into (name, instantiate, method): ``Solution().f`` -> ("Solution", True, "f")."""
+    if not isinstance(entry_point, str):
+        raise TaskError(
+            f"entry point must be text such as f, Class.method or Class().method, not {entry_point!r}"
+        )
     m = _ENTRY_RE.match(entry_point.strip())
     if not m:
         raise TaskError(f"entry point {entry_point!r} is not one of: name, Class.method, Class().method")
     return m.group(1), bool(m.group(2)), m.group(3)
 
 
-def _defines(source: str, name: str) -> bool:
+def _parse(source: str, what: str) -> ast.Module:
+    """The module's syntax tree; a syntax error names `what`, the line and the problem."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return False
-    return any(
-        (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == name)
-        or (
-            isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
-        )
-        for node in tree.body
-    )
+        return ast.parse(source)
+    except SyntaxError as e:
+        text = (e.text or "").strip()
+        shown = f": {text[:80]!r}" if text else ""
+        raise TaskError(f"{what}, line {e.lineno}: {e.msg}{shown}") from None
+    except ValueError as e:  # a NUL byte in the source
+        raise TaskError(f"{what}: not Python source ({e})") from None
+
+
+def _top_names(tree: ast.Module) -> set[str]:
+    """The names a module defines at its top level (functions, classes, assignments, imports)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+    return names
+
+
+def _listing(tree: ast.Module) -> str:
+    names = sorted(n for n in _top_names(tree) if not n.startswith("__"))
+    if not names:
+        return "; it defines nothing at the top level"
+    more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+    return f"; it defines {', '.join(names[:8])}{more}"
+
+
+def _sizes(sizes: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(sizes, list | tuple) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes
+    ):
+        raise TaskError(f"{where}: 'sizes' must be a list of whole numbers n >= 0, not {sizes!r}")
+    return tuple(sizes)
+
+
+def _require(source: Any, name: str, signature: str, what: str) -> None:
+    """`source` must be Python text that defines `name` at the top level."""
+    if not isinstance(source, str):
+        raise TaskError(f"{what} must be Python source defining {signature}, not {source!r}")
+    tree = _parse(source, what)
+    if name not in _top_names(tree):
+        raise TaskError(f"{what} does not define {signature}{_listing(tree)}")
 
 
 def _read(path: str | Path, what: str) -> str:
@@ -202,8 +263,7 @@ def _load_data_file(path: Path, what: str) -> Any:
 
 def _parse_tests_obj(tests: Any, where: str) -> dict:
     if isinstance(tests, str):  # Python source of check(candidate)
-        if not _defines(tests, "check"):
-            raise TaskError(f"{where}: the tests source does not define check(candidate)")
+        _require(tests, "check", "check(candidate)", f"{where}: the tests source")
         return {"check_source": tests}
     if isinstance(tests, dict) and "check" in tests:
         return _parse_tests_obj(tests["check"], where)
@@ -217,12 +277,11 @@ def _parse_tests_obj(tests: Any, where: str) -> dict:
 def _parse_workload_obj(workload: Any, where: str) -> dict:
     if isinstance(workload, dict) and "generate" in workload:
         src = workload["generate"]
-        if not isinstance(src, str) or not _defines(src, "generate"):
-            raise TaskError(f"{where}: the workload source does not define generate(n, seed)")
+        _require(src, "generate", "generate(n, seed)", f"{where}: the workload source")
         sizes = workload.get("sizes") or []
         if not sizes:
             raise TaskError(f"{where}: the workload needs 'sizes' (a list of n for generate(n, seed))")
-        return {"workload_source": src, "sizes": tuple(int(s) for s in sizes)}
+        return {"workload_source": src, "sizes": _sizes(sizes, where)}
     if isinstance(workload, dict) and "inputs" in workload:
         workload = workload["inputs"]
     if isinstance(workload, list):
@@ -256,8 +315,7 @@ def load_tests(path: str | Path) -> dict:
     p = Path(path)
     if p.suffix == ".py":
         src = _read(p, "tests file")
-        if not _defines(src, "check"):
-            raise TaskError(f"tests file {str(p)!r} does not define check(candidate)")
+        _require(src, "check", "check(candidate)", f"tests file {str(p)!r}")
         return {"check_source": src}
     if p.suffix in (".json", ".yaml", ".yml"):
         return _parse_tests_obj(_load_data_file(p, "tests file"), f"tests file {str(p)!r}")
@@ -269,8 +327,7 @@ def load_workload(path: str | Path, sizes: Sequence[int] | None = None) -> dict:
     p = Path(path)
     if p.suffix == ".py":
         src = _read(p, "workload file")
-        if not _defines(src, "generate"):
-            raise TaskError(f"workload file {str(p)!r} does not define generate(n, seed)")
+        _require(src, "generate", "generate(n, seed)", f"workload file {str(p)!r}")
         chosen = tuple(int(s) for s in sizes) if sizes else _sizes_from_source(src)
         if not chosen:
             raise TaskError(f"workload file {str(p)!r}: give --sizes or define SIZES = [...] in the file")
@@ -293,9 +350,12 @@ def load_target(
     path_s, entry = target.rsplit("::", 1)
     code = _read(path_s, "source file")
     name, _, method = parse_entry_point(entry)
-    if not _defines(code, name):
-        raise TaskError(f"{path_s!r} does not define {name!r} (entry point {entry!r})")
-    if method and not _class_has_method(code, name, method):
+    tree = _parse(code, f"source file {path_s!r}")
+    if name not in _top_names(tree):
+        raise TaskError(
+            f"source file {path_s!r} does not define {name!r} (entry point {entry!r}){_listing(tree)}"
+        )
+    if method and not _class_has_method(tree, name, method):
         raise TaskError(f"class {name!r} in {path_s!r} has no method {method!r}")
     data: dict[str, Any] = {}
     if tests is not None:
@@ -316,8 +376,8 @@ def load_target(
     )
 
 
-def _class_has_method(code: str, cls: str, method: str) -> bool:
-    for node in ast.parse(code).body:
+def _class_has_method(tree: ast.Module, cls: str, method: str) -> bool:
+    for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == cls:
             return any(
                 (isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == method)
