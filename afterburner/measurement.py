@@ -17,7 +17,15 @@ from typing import Any
 
 from afterburner.sandbox.result import Failure, Status
 
-__all__ = ["Comparison", "Measurement", "Profile", "Stats", "bootstrap_ratio_ci", "summarize"]
+__all__ = [
+    "Comparison",
+    "Measurement",
+    "Profile",
+    "Stats",
+    "bootstrap_ratio_ci",
+    "call_shares",
+    "summarize",
+]
 
 
 @dataclass(frozen=True)
@@ -78,11 +86,18 @@ def bootstrap_ratio_ci(
 
 @dataclass(frozen=True)
 class Profile:
-    """Where the time goes: top functions and lines of the candidate's own code, by share of samples."""
+    """Where the time goes: top functions and lines of the candidate's own code, by share of samples,
+    and the calls on those lines the samples fell in (`calls`: which library routine, which conversion).
+
+    A sample is charged to the call the candidate's innermost frame is in, or has just returned from
+    (CPython runs the sampler at call ends and loop jumps): so time in C functions (``np.array``) is
+    seen, but time in an operator (``a * b``) just before a call may be charged to that call.
+    """
 
     functions: tuple[dict, ...] = ()  # {"name", "line", "self_share", "total_share"}
     lines: tuple[dict, ...] = ()  # {"line", "share", "code", "function"}
     samples: int = 0
+    calls: tuple[dict, ...] = ()  # {"line", "function", "callee", "inner", "share"}
 
     def text(self, top: int = 5) -> str:
         """Short text for a prompt: the hot lines with their measured share of the time."""
@@ -93,13 +108,68 @@ class Profile:
             f"  line {ln['line']:>4} {100 * ln['share']:5.1f}%  {ln.get('code', '').strip()}"
             for ln in self.lines[:top]
         )
+        calls = [c for c in self.calls if c["share"] >= 0.02][:top]
+        if calls:
+            out.append("Time inside calls (the callee, where it was spent, share):")
+            out.extend(
+                f"  line {c['line']:>4} {100 * c['share']:5.1f}%  {c['callee'] or c['inner']}"
+                + (f" (in {c['inner']})" if c["inner"] and c["callee"] else "")
+                for c in calls
+            )
         if self.functions:
             out.append("Functions (total share):")
             out.extend(f"  {fn['name']} {100 * fn['total_share']:5.1f}%" for fn in self.functions[:top])
         return "\n".join(out)
 
     def to_dict(self) -> dict:
-        return {"functions": list(self.functions), "lines": list(self.lines), "samples": self.samples}
+        return {
+            "functions": list(self.functions),
+            "lines": list(self.lines),
+            "samples": self.samples,
+            "calls": list(self.calls),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Profile | None:
+        if not d:
+            return None
+        return cls(
+            tuple(d.get("functions", ())),
+            tuple(d.get("lines", ())),
+            int(d.get("samples", 0)),
+            tuple(d.get("calls", ())),
+        )
+
+
+def call_shares(prof_calls: Sequence[Sequence], code: str, samples: int) -> tuple[dict, ...]:
+    """The profiler's call samples as {"line", "function", "callee", "inner", "share"}, largest first.
+
+    `prof_calls` rows are (function, line, call line, call end line, call col, call end col, innermost
+    library function, count); the callee is the called expression as written in `code` (``np.array``),
+    `inner` the innermost library Python function the time was in (``numpy.linalg._linalg.eig``).
+    """
+    import ast
+
+    if not samples:
+        return ()
+    spans: dict[tuple[int, int, int, int], str] = {}
+    try:
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.Call):
+                key = (node.lineno, node.end_lineno or 0, node.col_offset, node.end_col_offset or 0)
+                spans[key] = ast.unparse(node.func)
+    except (SyntaxError, ValueError):
+        pass
+    merged: dict[tuple, int] = {}
+    for fn, ln, l0, l1, c0, c1, inner, n in prof_calls:
+        callee = spans.get((l0, l1, c0, c1), "")
+        key = (int(ln), str(fn), callee, str(inner))
+        merged[key] = merged.get(key, 0) + int(n)
+    return tuple(
+        {"line": ln, "function": fn, "callee": callee, "inner": inner, "share": n / samples}
+        for (ln, fn, callee, inner), n in sorted(merged.items(), key=lambda kv: -kv[1])
+        if callee or inner
+    )
 
 
 @dataclass(frozen=True)

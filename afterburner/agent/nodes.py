@@ -413,9 +413,7 @@ def _paper_feedback(c: dict | None) -> tuple[str, str]:
 def _profile(d: dict | None) -> Any:
     from afterburner.measurement import Profile
 
-    if not d:
-        return None
-    return Profile(tuple(d.get("functions", ())), tuple(d.get("lines", ())), int(d.get("samples", 0)))
+    return Profile.from_dict(d)
 
 
 def refine(state: OptimizerState, runtime: Any) -> dict:

@@ -114,6 +114,26 @@ def _sample_line(f) -> int:
     return f.f_lineno or _line_of(co, lasti)
 
 
+_CALLS: dict = {}
+_CALL_OPS = ("PRECALL", "CALL", "CALL_KW", "CALL_FUNCTION_EX")
+
+
+def _call_at(f):
+    """Source span (line, col, end_line, end_col) of the call the frame is in (or has just returned
+    from: the handler runs when a call ends), or None when the sample is not at a call."""
+    co = f.f_code
+    calls = _CALLS.get(co)
+    if calls is None:
+        import dis
+
+        calls = _CALLS[co] = {
+            i.offset: tuple(i.positions)
+            for i in dis.get_instructions(co)
+            if i.opname in _CALL_OPS and i.positions and i.positions[0]
+        }
+    return calls.get(f.f_lasti)
+
+
 def _line_of(co, lasti: int) -> int:
     """The source line of a bytecode offset (f_lineno is None on some instructions in 3.11)."""
     last = co.co_firstlineno
@@ -137,6 +157,7 @@ class _Sampler:
         self.samples = 0
         self.lines: dict = {}
         self.funcs: dict = {}
+        self.calls: dict = {}  # (function, line, call span, innermost library function) -> samples
         self.base = 0
 
     def handler(self, signum, frame) -> None:
@@ -148,7 +169,7 @@ class _Sampler:
             self.m[i] = tracemalloc.get_traced_memory()[0] - self.base
             self.i = i + 1
         self.samples += 1
-        inner, seen, f = True, set(), frame
+        inner, seen, f, lib = True, set(), frame, ""
         while f is not None:
             co = f.f_code
             if co.co_filename == "<candidate>":
@@ -156,10 +177,18 @@ class _Sampler:
                 if inner:
                     key = (name, _sample_line(f))
                     self.lines[key] = self.lines.get(key, 0) + 1
+                    at = _call_at(f)
+                    if at is not None or lib:  # the time went into a call (C or library Python code)
+                        ck = (*key, at or (0, 0, 0, 0), lib)
+                        self.calls[ck] = self.calls.get(ck, 0) + 1
                     inner = False
                 if name not in seen:
                     seen.add(name)
                     self.funcs[name] = self.funcs.get(name, 0) + 1
+            elif inner and co.co_filename == __file__:  # a sample taken in the sampler's own work
+                lib = ""
+            elif inner and not lib:  # the innermost library code (Python) the candidate called
+                lib = f"{f.f_globals.get('__name__', '?')}.{co.co_qualname}"
             f = f.f_back
 
 
@@ -243,6 +272,7 @@ def _traced(run, job: dict) -> dict:
         samples=sampler.samples,
         prof_lines=[[k[0], k[1], v] for k, v in sampler.lines.items()],
         prof_funcs=[[k, v] for k, v in sampler.funcs.items()],
+        prof_calls=[[k[0], k[1], *k[2], k[3], v] for k, v in sampler.calls.items()],
     )
     return out
 

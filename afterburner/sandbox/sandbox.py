@@ -338,11 +338,14 @@ class Sandbox:
         recorded = sum(r["recorded"] for r in runs)
         lines: dict[tuple, int] = {}
         funcs: dict[str, int] = {}
+        calls: dict[tuple, int] = {}
         for r in runs:
             for fn, ln, c in r["prof_lines"]:
                 lines[(fn, ln)] = lines.get((fn, ln), 0) + c
             for fn, c in r["prof_funcs"]:
                 funcs[fn] = funcs.get(fn, 0) + c
+            for *key, c in r.get("prof_calls", []):
+                calls[tuple(key)] = calls.get(tuple(key), 0) + c
         return {
             "peak_traced": max(r["peak_traced"] for r in runs),
             "mem_mean": sum(r["mem_sum"] for r in runs) / recorded if recorded else None,
@@ -352,6 +355,7 @@ class Sandbox:
             "runs": len(runs),
             "prof_lines": [[fn, ln, c] for (fn, ln), c in lines.items()],
             "prof_funcs": [[fn, c] for fn, c in funcs.items()],
+            "prof_calls": [[*key, c] for key, c in calls.items()],
         }
 
     def _instructions(self, task: Task, code: str) -> int | None:

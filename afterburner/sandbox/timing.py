@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import TYPE_CHECKING
 
-from afterburner.measurement import Measurement, Profile, summarize
+from afterburner.measurement import Measurement, Profile, call_shares, summarize
 from afterburner.sandbox.prepare import Prepared, times_direct
 from afterburner.sandbox.result import CheckResult, Status
 from afterburner.sandbox.verdict import failed_status, failure_of
@@ -112,4 +112,4 @@ def profile_of(mem: dict, code: str) -> Profile:
         }
         for fn, c in sorted(mem.get("prof_funcs", []), key=lambda x: -x[1])
     )
-    return Profile(funcs, out_lines, n)
+    return Profile(funcs, out_lines, n, call_shares(mem.get("prof_calls", []), code, n))

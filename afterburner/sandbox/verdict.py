@@ -97,6 +97,10 @@ def clean_memory(r: dict) -> dict | None:
         }
         out["prof_lines"] = [[str(fn), int(ln), int(c)] for fn, ln, c in r["prof_lines"]]
         out["prof_funcs"] = [[str(fn), int(c)] for fn, c in r["prof_funcs"]]
+        out["prof_calls"] = [
+            [str(fn), int(ln), int(a), int(b), int(c), int(d), str(lib)[:200], int(n)]
+            for fn, ln, a, b, c, d, lib, n in r.get("prof_calls", [])
+        ]
     except (KeyError, TypeError, ValueError):
         return None
     out["samples"], out["recorded"], out["peak_traced"] = (
