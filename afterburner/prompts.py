@@ -23,6 +23,8 @@ __all__ = [
     "refine_conversation",
     "render",
     "render_remedy",
+    "reply_start",
+    "target_signature",
     "target_source",
 ]
 
@@ -131,6 +133,65 @@ def target_source(code: str, entry_point: str) -> tuple[str, str]:
     if parts:
         context = (context + "\n\n" if context else "") + "\n\n".join(parts)
     return _segment(code, target), context
+
+
+def _header(lines: list[str], node: ast.stmt) -> str:
+    """The lines of a def/class header (decorators and the signature), without the body or comments."""
+    body = getattr(node, "body", None)
+    if not body or body[0].lineno <= node.lineno:  # a one-liner: no separate header line
+        return ""
+    start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    head = lines[start - 1 : body[0].lineno - 1]
+    while head and (not head[-1].strip() or head[-1].strip().startswith("#")):
+        head.pop()
+    return "\n".join(head) if head and head[-1].rstrip().endswith(":") else ""
+
+
+def target_signature(code: str, entry_point: str) -> tuple[str, str]:
+    """(header, body indent) of the target in `code`: its decorators and signature (for a method, the
+    class line first), and the indentation of its body. ("", "") when the target cannot be found."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return "", ""
+    cls, _, method = parse_entry_point(entry_point)
+    lines = code.splitlines()
+    node = _top_level_names(tree).get(cls)
+    headers = []
+    if method:
+        if not isinstance(node, ast.ClassDef):
+            return "", ""
+        headers.append(_header(lines, node))
+        node = next(
+            (
+                n
+                for n in node.body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == method
+            ),
+            None,
+        )
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return "", ""
+    headers.append(_header(lines, node))
+    if not all(headers):
+        return "", ""
+    return "\n".join(headers), " " * node.body[0].col_offset
+
+
+def reply_start(task: Task, strategy: Any = "default") -> str:
+    """The start of the model's reply, prefilled by backends that can continue an assistant message.
+
+    For strategies with ``prefill``: the code fence, then the target's signature (from the task's own
+    code) and its ``# Plan:`` line, so that the reply cannot be about anything but the target. "" for
+    strategies without it (the paper's layout is left to the model).
+    """
+    from afterburner.agent.strategies import get_strategy
+
+    if not get_strategy(strategy).prefill:
+        return ""
+    signature, indent = target_signature(task.code, task.entry_point) if task.code else ("", "")
+    text = render("reply_start", signature=signature, indent=indent)
+    return text.rstrip("\n") if signature else text
 
 
 def _what(entry_point: str) -> str:

@@ -17,7 +17,7 @@ from afterburner.agent.state import Candidate, OptimizerState, RunContext
 from afterburner.agent.strategies import score
 from afterburner.errors import AfterburnerError, TaskError
 from afterburner.program import same_program
-from afterburner.prompts import initial_conversation, refine_conversation, render, render_remedy
+from afterburner.prompts import initial_conversation, refine_conversation, render, render_remedy, reply_start
 
 __all__ = ["evaluate", "finish", "generate", "measure_original", "refine", "route", "select"]
 
@@ -143,15 +143,17 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
     )
     fresh_conv = state.get("fresh_conversation")
     n_fresh = math.floor(k * ctx.strategy.fresh) if fresh_conv else 0
+    prefill = _reply_prefill(ctx)  # the reply's start (fence, signature), where the backend continues it
+    conv, fresh_conv = _prefilled(state["conversation"], prefill), _prefilled(fresh_conv, prefill)
     if n_fresh:  # one batched call: k - n_fresh samples of the refine prompt, n_fresh of the fresh one
-        convs = [state["conversation"]] * (k - n_fresh) + [fresh_conv] * n_fresh
+        convs = [conv] * (k - n_fresh) + [fresh_conv] * n_fresh
         completions = [c for [c] in ctx.backend.generate(convs, n=1, sampling=sampling)]
     else:
-        [completions] = ctx.backend.generate([state["conversation"]], n=k, sampling=sampling)
+        [completions] = ctx.backend.generate([conv], n=k, sampling=sampling)
     candidates = [
         Candidate(
             index=i,
-            completion=c.text + ((c.extra or {}).get("stopped_by") or ""),  # what the model wrote
+            completion=prefill + c.text + ((c.extra or {}).get("stopped_by") or ""),  # the whole reply
             prompt_tokens=c.prompt_tokens,
             completion_tokens=c.completion_tokens,
             finish_reason=c.finish_reason,
@@ -169,6 +171,19 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
         "llm_calls": state.get("llm_calls", 0) + 1,
         "elapsed_s": state.get("elapsed_s", 0.0) + time.monotonic() - t0,
     }
+
+
+def _reply_prefill(ctx: RunContext) -> str:
+    """The start of the reply to prefill (`prompts.reply_start`), if the backend continues one."""
+    if not getattr(ctx.backend, "continues_final_message", False):
+        return ""
+    return reply_start(ctx.task, ctx.strategy)
+
+
+def _prefilled(conversation: list[dict] | None, prefill: str) -> list[dict] | None:
+    if not prefill or conversation is None:
+        return conversation
+    return [*conversation, {"role": "assistant", "content": prefill}]
 
 
 def _evaluate_code(ctx: RunContext, best_code: str, code: str) -> dict:

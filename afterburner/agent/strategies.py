@@ -11,6 +11,10 @@
   format, the one-line feedback ``Passed / Time / Memory / Integral``, greedy update (correct and faster
   by the median: no significance test), a fixed number of rounds, no patience.
 - ``baseline``: no feedback: every LLM call in a single round (best of N samples).
+
+``default`` and ``baseline`` prefill the reply, where the backend can continue an assistant message,
+with the code fence and the target's signature (`afterburner.prompts.reply_start`), and stop at the
+closing fence; the paper's layout is left to the model and stops at ``</solution>``.
 """
 
 from __future__ import annotations
@@ -95,7 +99,8 @@ class Strategy:
     use_patience: bool = True
     single_round: bool = False  # all calls in one round (rounds x candidates samples)
     fresh: float = 0.0  # share of each round's candidates written from the problem statement alone
-    stop: tuple[str, ...] = ("\n```\n",)
+    stop: tuple[str, ...] = ("\n```\n",)  # the closing fence (not an opening ```python): the code is done
+    prefill: bool = False  # start the reply with the fence and the target's signature (`prompts.reply_start`)
     description: str = ""
 
 
@@ -110,6 +115,7 @@ STRATEGIES: dict[str, Strategy] = {
         accept=accept_significant,
         feedback="profile",
         fresh=0.5,
+        prefill=True,
         description="k candidates per round (half from the problem statement alone), profile + remedy "
         "feedback, significant gains only, patience",
     ),
@@ -137,6 +143,7 @@ STRATEGIES: dict[str, Strategy] = {
         feedback="none",
         use_patience=False,
         single_round=True,
+        prefill=True,
         description="no feedback: best of rounds x candidates samples in one round",
     ),
 }

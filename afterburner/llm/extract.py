@@ -4,7 +4,9 @@
 (``<thinking>...</thinking>`` then ``<solution>```python ...```</solution>``), an unterminated final
 fence (the model ran out of tokens; used only if it parses), and a bare completion that is all code.
 It picks the block that defines the entry point (the last complete one when several do) and never
-raises on a bad completion: it returns ``Extraction(ok=False, reason=...)``, a format error.
+raises on a bad completion: it returns ``Extraction(ok=False, reason=...)``, a format error. A reply
+that continues a prefilled start (the fence and the target's signature, `afterburner.prompts.reply_start`)
+is read as that start followed by the reply (``prefill=``).
 
 `merge_into_module` replaces the entry point's definition in the original source with the new one and
 adds the new imports and helpers, leaving the rest of the module untouched.
@@ -48,9 +50,19 @@ class _Block:
     source: str
 
 
-def extract_code(text: str, entry_point: str | None = None) -> Extraction:
-    """The code in `text` that defines `entry_point` (``f``, ``C.m`` or ``C().m``; None: any code)."""
+def extract_code(text: str, entry_point: str | None = None, prefill: str = "") -> Extraction:
+    """The code in `text` that defines `entry_point` (``f``, ``C.m`` or ``C().m``; None: any code).
+
+    `prefill`: the start of the reply that the model was given and continued (not part of `text`); the
+    reply is read as `prefill` + `text` first, then (a backend that ignored the prefill) as `text` alone.
+    """
     text = text or ""
+    if prefill and not text.startswith(prefill):
+        joined = extract_code(prefill + text, entry_point)
+        if joined.ok:
+            return joined
+        alone = extract_code(text, entry_point)
+        return alone if alone.ok else joined
     thinking = "\n\n".join(m.group("body").strip() for m in _THINKING_RE.finditer(text))
     if not text.strip():
         return Extraction(False, reason="empty completion", thinking=thinking)

@@ -9,6 +9,11 @@ server that returns fewer, the rest are asked for one at a time, concurrently (`
 time, as are conversations). 429, 5xx, timeouts and dropped connections are retried with exponential
 backoff and jitter; a refused connection or a 4xx answer is a `BackendError` at once, with the
 server's message. Every request has a timeout.
+
+``continue_final_message=True`` tells the server to continue a conversation that ends with an assistant
+message (the optimizer then prefills the reply with the code fence and the target's signature). vLLM's
+server (``vllm serve``) takes it (``continue_final_message``/``add_generation_prompt`` in the body);
+OpenAI's own API and most proxies do not, so it is off by default and the optimizer sends no prefill.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class OpenAIBackend:
         retry_wait: float = 1.0,
         concurrency: int = 4,
         extra_body: dict[str, Any] | None = None,
+        continue_final_message: bool = False,
     ) -> None:
         self.model = model or os.environ.get("AFTERBURNER_OPENAI_MODEL") or DEFAULT_MODEL
         self.base_url = (
@@ -62,6 +68,7 @@ class OpenAIBackend:
         self.retry_wait = retry_wait
         self.concurrency = max(1, int(concurrency))
         self.extra_body = dict(extra_body or {})
+        self.continues_final_message = bool(continue_final_message)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(
             base_url=self.base_url,
@@ -117,6 +124,8 @@ class OpenAIBackend:
             body["seed"] = sampling.seed + attempt - 1  # a server that ignores n must not repeat itself
         if sampling.stop:
             body["stop"] = list(sampling.stop)
+        if self.continues_final_message and conversation and conversation[-1].get("role") == "assistant":
+            body.update(continue_final_message=True, add_generation_prompt=False)  # vLLM's server
         body.update(self.extra_body)
         return body
 

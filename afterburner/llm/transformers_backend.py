@@ -36,6 +36,7 @@ class TransformersBackend:
     """Samples completions from a local Hugging Face model (hub id, directory, GGUF file or adapter)."""
 
     name = "transformers"
+    continues_final_message = True  # a conversation ending with an assistant message is continued
 
     def __init__(
         self,
@@ -132,13 +133,18 @@ class TransformersBackend:
         )
 
     def _render(self, conversation: Conversation) -> str:
+        """The prompt text; a conversation that ends with an assistant message is continued from it."""
+        prefilled = bool(conversation) and conversation[-1].get("role") == "assistant"
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(
-                list(conversation), tokenize=False, add_generation_prompt=True
+                list(conversation),
+                tokenize=False,
+                add_generation_prompt=not prefilled,
+                continue_final_message=prefilled,
             )
         # A base model without a chat template: a plain transcript.
         lines = [f"{m['role']}: {m['content']}" for m in conversation]
-        return "\n\n".join([*lines, "assistant:"])
+        return "\n\n".join(lines if prefilled else [*lines, "assistant:"])
 
     # ------------------------------------------------------------------ loading
 

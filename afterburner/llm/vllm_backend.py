@@ -29,6 +29,7 @@ class VLLMBackend:
     """Samples completions with a vLLM engine (``SamplingParams(n=...)``, the model's chat template)."""
 
     name = "vllm"
+    continues_final_message = True  # LLM.chat(continue_final_message=True) for a prefilled reply
 
     def __init__(
         self,
@@ -83,10 +84,23 @@ class VLLMBackend:
             seed=sampling.seed,
             stop=list(sampling.stop) or None,
         )
+        # a conversation ending with an assistant message is continued from it; vLLM takes that per call
+        prefilled = [bool(c) and c[-1].get("role") == "assistant" for c in conversations]
+        outputs: list[Any] = [None] * len(conversations)
         with self._lock:
-            outputs = self.llm.chat(
-                [list(c) for c in conversations], params, use_tqdm=False, add_generation_prompt=True
-            )
+            for flag in (False, True):
+                idx = [i for i, p in enumerate(prefilled) if p is flag]
+                if not idx:
+                    continue
+                got = self.llm.chat(
+                    [list(conversations[i]) for i in idx],
+                    params,
+                    use_tqdm=False,
+                    add_generation_prompt=not flag,
+                    continue_final_message=flag,
+                )
+                for i, request in zip(idx, got, strict=True):
+                    outputs[i] = request
         results = []
         for request in outputs:
             prompt_tokens = len(request.prompt_token_ids or [])

@@ -137,3 +137,14 @@ def test_gguf_file_is_a_model():
     conv = [{"role": "user", "content": "Say hello."}]
     [[c]] = backend.generate([conv], sampling=Sampling(temperature=0, max_new_tokens=8))
     assert c.text.strip() and c.completion_tokens <= 8
+
+
+def test_a_prefilled_assistant_message_is_continued_not_answered(tiny):
+    prefill = "```python\ndef f(x):\n    # Plan:"
+    conv = [*LONG, {"role": "assistant", "content": prefill}]
+    prompt = tiny._render(conv)
+    assert prompt.endswith(prefill)  # no end of turn, no new assistant header after the prefill
+    assert prompt.startswith(tiny._render(LONG).rsplit("<|im_start|>assistant", 1)[0])
+    [[c]] = tiny.generate([conv], n=1, sampling=Sampling(temperature=0, max_new_tokens=4))
+    assert c.completion_tokens <= 4 and not c.text.startswith(prefill)  # the continuation alone
+    assert tiny.continues_final_message
