@@ -30,13 +30,22 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--memory-limit", type=int, default=4096, help="address-space limit of one run, MiB (default 4096)"
     )
-    p.add_argument(
-        "--isolation",
-        default="auto",
-        choices=("auto", "bwrap", "none"),
-        help="auto: bubblewrap when it works, else resource limits only (with a warning)",
-    )
+    add_sandbox_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
+
+
+def add_sandbox_arg(p: argparse.ArgumentParser) -> None:
+    """``--sandbox`` (also spelled ``--isolation``): where candidate code runs."""
+    p.add_argument(
+        "--sandbox",
+        "--isolation",
+        dest="isolation",
+        default="auto",
+        choices=("auto", "bwrap", "none", "docker"),
+        help="where candidates run: auto (bubblewrap when it works, else resource limits only, with a "
+        "warning), bwrap, none, or docker (a warm container per worker; needs dockerd and the image of "
+        "`afterburner sandbox build-image`) (default: %(default)s)",
+    )
 
 
 def load_task(target: str | None, args: argparse.Namespace) -> Any:

@@ -36,6 +36,14 @@ def count_instructions(sb: Any, task: Any, code: str, groups: list) -> int | Non
             "instruction counts need valgrind (not found): install valgrind", RuntimeWarning, stacklevel=3
         )
         return None
+    if isolation_mode(sb.config) == "docker":  # a run here would leave the container for the bare host
+        warnings.warn(
+            "instruction counts are not available with the docker sandbox (no valgrind in the image): "
+            "use --sandbox bwrap for --instructions",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
     total = _one_run(sb, task, code, [g.blob for g in groups], valgrind)
     base = _one_run(sb, task, code, [pickle.dumps([])], valgrind)
     if total is None or base is None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from afterburner.errors import ConfigError
 
+ISOLATIONS = ("auto", "bwrap", "none", "docker")  # docker: a warm container per worker (docker_backend)
+
 
 @dataclass(frozen=True)
 class SandboxConfig:
@@ -20,7 +22,7 @@ class SandboxConfig:
     max_processes: int = 64  # RLIMIT_NPROC of the child (counts the sandbox user's processes)
     max_open_files: int = 256  # RLIMIT_NOFILE
     output_cap_bytes: int = 1 << 20  # stdout+stderr beyond this -> output_exceeded
-    isolation: str = "auto"  # "auto" (bwrap if it works, else limits only), "bwrap", "none"
+    isolation: str = "auto"  # "auto" (bwrap if it works, else limits only), "bwrap", "none", "docker"
     sandbox_uid: int = 65534  # when started as root: the unprivileged user candidate code runs as
     pin_cpus: bool = True  # pin each warm worker to its own core
     min_repeats: int = 5  # adaptive repeats: at least this many timed runs ...
@@ -30,8 +32,8 @@ class SandboxConfig:
     profile_interval_s: float = 0.001  # CPU time between profile/memory samples (ITIMER_PROF)
 
     def __post_init__(self) -> None:
-        if self.isolation not in ("auto", "bwrap", "none"):
-            raise ConfigError(f"isolation must be 'auto', 'bwrap' or 'none', not {self.isolation!r}")
+        if self.isolation not in ISOLATIONS:
+            raise ConfigError(f"isolation must be one of {', '.join(ISOLATIONS)}, not {self.isolation!r}")
         if self.timeout_s <= 0 or self.memory_bytes <= 0:
             raise ConfigError("timeout_s and memory_bytes must be positive")
         if not 1 <= self.min_repeats <= self.max_repeats:

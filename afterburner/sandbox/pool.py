@@ -126,9 +126,9 @@ def _make_hostdir(cfg: SandboxConfig) -> str:
 
 
 def isolation_mode(cfg: SandboxConfig) -> str:
-    """'bwrap' or 'none'. Probes bwrap once per process; warns once, clearly, when it cannot be used."""
-    if cfg.isolation == "none":
-        return "none"
+    """'bwrap', 'none' or 'docker'. Probes bwrap once per process; warns once, clearly, when it cannot be used."""
+    if cfg.isolation in ("none", "docker"):
+        return cfg.isolation
     with _PROBE_LOCK:
         if "mode" not in _PROBE:
             hostdir = _make_hostdir(cfg)
@@ -281,6 +281,15 @@ class Worker:
         shutil.rmtree(self.hostdir, ignore_errors=True)
 
 
+def start_worker(cfg: SandboxConfig, mode: str, cpu: int | None) -> Worker:
+    """One warm worker in `mode`; docker's (a long-lived container) lives in `docker_backend`."""
+    if mode == "docker":
+        from afterburner.sandbox.docker_backend import DockerWorker
+
+        return DockerWorker(cfg, mode, cpu)
+    return Worker(cfg, mode, cpu)
+
+
 class WorkerPool:
     """N warm workers, each pinned to its own core; `acquire()` lends a free one."""
 
@@ -296,7 +305,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         try:
             for i in range(n):
-                self._workers[i] = Worker(cfg, self.mode, self.cpus[i])
+                self._workers[i] = start_worker(cfg, self.mode, self.cpus[i])
                 self._free.put(i)
         except BaseException:
             self.close()
@@ -316,7 +325,7 @@ class WorkerPool:
             if w is None or not w.alive():
                 if w is not None:
                     w.close()
-                w = self._workers[i] = Worker(self.cfg, self.mode, self.cpus[i])
+                w = self._workers[i] = start_worker(self.cfg, self.mode, self.cpus[i])
             yield w
         except WorkerDied:
             self.replace(i)
