@@ -2,6 +2,7 @@
 
     python benchmarks/sandbox.py            # the full run (several minutes)
     python benchmarks/sandbox.py --quick    # a smoke run (about a minute), numbers are rougher
+    python benchmarks/sandbox.py --overhead-only --backend bwrap --backend docker   # 1. for each backend
 
 Prints, with the targets:
 1. per-evaluation overhead: one check of a trivial function on a warm worker, vs a fresh ``python -c pass``;
@@ -108,23 +109,38 @@ def memory_error(sb: Sandbox) -> tuple[float, float]:
     return (m.peak_memory_bytes - size) / size, ((m.peak_rss_bytes or 0) - size) / size
 
 
+def print_overhead(sb: Sandbox, n: int) -> None:
+    warm, warm_cpu, fresh, fresh_cpu = overhead(sb, n)
+    print(
+        f"\n1. per-evaluation overhead, isolation {sb.isolation} (check of a trivial function, sequential):\n"
+        f"   warm pool: {warm:.2f} ms wall, {warm_cpu:.2f} ms CPU (ours + worker + child)\n"
+        f"   fresh `python -c pass`: {fresh:.2f} ms wall, {fresh_cpu:.2f} ms CPU\n"
+        f"   [target <= 5 ms wall: {'OK' if warm <= 5 else 'MISSED'}; load average now "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs]"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer trials: checks that it works, rough numbers")
+    ap.add_argument(
+        "--backend",
+        action="append",
+        choices=("auto", "bwrap", "none", "docker"),
+        help="the sandbox backend (repeat it to compare: 1. runs for each, 2-4 for the first; default auto)",
+    )
+    ap.add_argument("--overhead-only", action="store_true", help="only 1. (the per-evaluation overhead)")
     args = ap.parse_args()
     quick = args.quick
-    cfg = SandboxConfig(timeout_s=60)
+    backends = args.backend or ["auto"]
     print(f"afterburner sandbox benchmark ({'quick' if quick else 'full'} run), {os.cpu_count()} CPUs")
-    with Sandbox(cfg, workers=1) as sb:
-        print(f"isolation: {sb.isolation}")
-        warm, warm_cpu, fresh, fresh_cpu = overhead(sb, 40 if quick else 200)
-        print(
-            f"\n1. per-evaluation overhead (check of a trivial function, sequential):\n"
-            f"   warm pool: {warm:.2f} ms wall, {warm_cpu:.2f} ms CPU (ours + worker + child)\n"
-            f"   fresh `python -c pass`: {fresh:.2f} ms wall, {fresh_cpu:.2f} ms CPU\n"
-            f"   [target <= 5 ms wall: {'OK' if warm <= 5 else 'MISSED'}; load average now "
-            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs]"
-        )
+    with Sandbox(SandboxConfig(timeout_s=60, isolation=backends[0]), workers=1) as sb:
+        print_overhead(sb, 40 if quick else 200)
+        for backend in backends[1:]:
+            with Sandbox(SandboxConfig(timeout_s=60, isolation=backend), workers=1) as other:
+                print_overhead(other, 40 if quick else 200)
+        if args.overhead_only:
+            return 0
 
         print(
             "\n2. CV of the reported median CPU time (stdev / mean of medians over independent measure calls)"
