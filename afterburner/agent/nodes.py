@@ -11,6 +11,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+from afterburner.agent.limits import (
+    check_original,
+    limit_failure,
+    original_limit_error,
+    pick_limits,
+    with_limits,
+)
 from afterburner.agent.outcomes import classify_step
 from afterburner.agent.remedies import find_remedies
 from afterburner.agent.state import Candidate, OptimizerState, RunContext
@@ -81,9 +88,9 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
     ctx = _ctx(runtime)
     t0 = time.monotonic()
     task, s = ctx.task, ctx.settings
-    baseline = None
+    baseline = limits = None
     if task.code:
-        check = ctx.sandbox.check(task, task.code)
+        check = check_original(ctx.sandbox, task)  # a limit that stops it: an error naming the option
         if not check.passed:
             why = _failure_line(check.failure)
             raise TaskError(
@@ -92,9 +99,16 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
             )
         m = _measure_profiled(ctx, task.code)
         if not m.ok:
+            if m.status.value in ("timeout", "memory_exceeded"):
+                error = m.failure.error if m.failure else ""
+                raise original_limit_error(m.status.value, ctx.sandbox, None, error)
             why = _failure_line(m.failure)
             raise TaskError(f"the original code cannot be measured on its workload ({m.status.value}: {why})")
         baseline = m.to_dict()
+        # the candidates' limits: the user's, or picked from the original's runs (afterburner.agent.limits)
+        limits = pick_limits(s.timeout_s, s.memory_limit_mib, check, m)
+        ctx.sandbox = with_limits(ctx.sandbox, limits["timeout_s"], limits["memory_bytes"])
+        ctx.extra["limits"] = limits
     first = {"conversation": initial_conversation(task, ctx.strategy, s.goal), "suggested": []}
     if baseline and ctx.strategy.feedback == "profile":
         # the original's measured hot lines and their remedies already steer the first round
@@ -108,6 +122,7 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
         "fresh_conversation": fresh,
         "candidates": [],
         "baseline": baseline,
+        "limits": limits,
         "best_code": task.code,
         "best": baseline,
         "best_round": 0,
@@ -197,6 +212,9 @@ def _evaluate_code(ctx: RunContext, best_code: str, code: str) -> dict:
         "failure": check.failure.short() if check.failure else "",
         "acceptable": False,
     }
+    if check.status.value in ("timeout", "memory_exceeded"):
+        ran = check.wall_time_s
+        out["failure"] = limit_failure(check.status.value, ctx.sandbox, ran, _original_run_s(ctx))
     if not check.passed:
         return out
     if not best_code:  # written from a description: measured alone, the fastest correct one wins
@@ -211,6 +229,10 @@ def _evaluate_code(ctx: RunContext, best_code: str, code: str) -> dict:
         return out
     out["acceptable"] = bool(ctx.strategy.accept(cmp_d, s.goal))
     return out
+
+
+def _original_run_s(ctx: RunContext) -> float | None:
+    return (ctx.extra.get("limits") or {}).get("original_run_s")
 
 
 def _pool_size(sandbox: Any) -> int:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from afterburner.agent.limits import ORIGINAL_TIMEOUT_S, with_limits
 from afterburner.agent.state import RunContext, Settings
 from afterburner.agent.strategies import Strategy, get_strategy
 from afterburner.errors import BackendError, ConfigError, TaskError
@@ -161,6 +162,8 @@ class Optimizer:
         seed: int | None = None,
         min_gain: float = 0.05,
         repeats: int | None = None,
+        timeout: float | None = None,
+        memory_limit: int | None = None,
         sandbox: Any = None,
         out_dir: str | Path = DEFAULT_OUT_DIR,
         trajectory: str | Path | None = None,
@@ -173,6 +176,9 @@ class Optimizer:
         for name, value in (("rounds", rounds), ("candidates", candidates)):
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
+        for name, value in (("timeout (seconds)", timeout), ("memory_limit (MiB)", memory_limit)):
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be positive, got {value}")
         rounds = rounds or self.strategy.rounds
         k = candidates or self.strategy.candidates
         if self.strategy.single_round:
@@ -190,6 +196,8 @@ class Optimizer:
             seed=seed,
             min_gain=min_gain,
             repeats=repeats,
+            timeout_s=timeout,
+            memory_limit_mib=memory_limit,
         )
         self.backend_spec, self.model, self.backend_options = backend, model, backend_options
         self.sandbox = sandbox
@@ -266,10 +274,15 @@ class Optimizer:
             )
         own_sandbox = self.sandbox is None
         sandbox = self.sandbox
-        if own_sandbox:
-            from afterburner.sandbox import Sandbox
+        s = self.settings
+        memory = s.memory_limit_mib << 20 if s.memory_limit_mib else None
+        if own_sandbox:  # without a timeout the original runs under a generous one (agent/limits.py)
+            from afterburner.sandbox import Sandbox, SandboxConfig
 
-            sandbox = Sandbox()
+            limits = {"timeout_s": s.timeout_s or ORIGINAL_TIMEOUT_S}
+            sandbox = Sandbox(SandboxConfig(**limits, **({"memory_bytes": memory} if memory else {})))
+        else:
+            sandbox = with_limits(sandbox, s.timeout_s, memory)
         with contextlib.ExitStack() as stack:
             if own_sandbox:
                 stack.enter_context(sandbox)
@@ -309,6 +322,7 @@ class Optimizer:
                 memory_ratio=result.memory_ratio,
                 tokens_used=result.tokens_used,
                 final=state.get("final"),
+                limits=state.get("limits"),
             )
         if interrupted:
             ctx.emit("finished", stop_reason="interrupted", rounds=result.rounds)
@@ -337,6 +351,9 @@ class Optimizer:
         state: dict = dict(snapshot.values or {})
         if state and not snapshot.next:
             return state, False  # this run already finished
+        if state.get("limits"):  # resumed: the limits picked from the original still hold
+            limits = ctx.extra["limits"] = state["limits"]
+            ctx.sandbox = with_limits(ctx.sandbox, limits["timeout_s"], limits["memory_bytes"])
         try:
             for values in graph.stream(None if state else {}, config, context=ctx, stream_mode="values"):
                 state = dict(values)

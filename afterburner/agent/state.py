@@ -44,6 +44,7 @@ class OptimizerState(TypedDict, total=False):
     fresh_conversation: list[dict] | None  # the prompt without the code (strategies with `fresh`)
     candidates: list[Candidate]  # the current round's
     baseline: dict | None  # Measurement.to_dict() of the original (with profile)
+    limits: dict | None  # the runs' limits after the original (afterburner.agent.limits.pick_limits)
     best_code: str
     best: dict | None  # Measurement.to_dict() of the best (with profile)
     best_round: int  # 0: the original
@@ -77,6 +78,8 @@ class Settings:
     min_gain: float = 0.05
     repeats: int | None = None  # measurement repeats (None: the sandbox's default)
     parallel: int | None = None  # candidates evaluated at once (None: min(k, workers))
+    timeout_s: float | None = None  # wall-clock limit of one run (None: picked from the original's runs)
+    memory_limit_mib: int | None = None  # address-space limit of one run (None: the sandbox's)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -57,6 +57,8 @@ class BenchSettings:
     tolerance: float = DEFAULT_TOLERANCE  # "at least as good as a solution"
     curves: bool = True  # evaluate the best code after every round (the per-round curves)
     with_solution: bool = False  # problem sets: start from the reference instead of the description
+    timeout: float | None = None  # wall-clock limit of one run, s (None: picked from each task's original)
+    memory_limit: int | None = None  # address-space limit of one run, MiB (None: the sandbox's, 4096)
 
     def __post_init__(self) -> None:
         if not self.strategies:
@@ -66,6 +68,9 @@ class BenchSettings:
         for name, v in (("rounds", self.rounds), ("candidates", self.candidates), ("repeats", self.repeats)):
             if v is not None and v < 1:
                 raise ConfigError(f"--{name} must be at least 1 (got {v})")
+        for name, v in (("timeout", self.timeout), ("memory-limit", self.memory_limit)):
+            if v is not None and not v > 0:
+                raise ConfigError(f"--{name} must be positive (got {v})")
 
     def combos(self) -> list[tuple[str, str]]:
         return [(s, model_label(m)) for m in self.models for s in self.strategies]
@@ -127,6 +132,14 @@ class SerializedSandbox:
         with self._lock:
             return self._sb.compare(*args, **kwargs)
 
+    def with_limits(
+        self, timeout_s: float | None = None, memory_bytes: int | None = None
+    ) -> SerializedSandbox:
+        """The same, with other limits per run, under the same lock (`afterburner.agent.limits`)."""
+        from afterburner.agent.limits import with_limits
+
+        return SerializedSandbox(with_limits(self._sb, timeout_s, memory_bytes), self._lock)
+
     def __getattr__(self, name: str) -> Any:  # check, check_many, config, ...
         return getattr(self._sb, name)
 
@@ -182,13 +195,19 @@ def _default_optimize(task: Task, **kwargs: Any) -> Any:
 
 
 @contextmanager
-def _open_sandbox(sandbox: Any) -> Iterator[Any]:
+def _open_sandbox(sandbox: Any, settings: BenchSettings) -> Iterator[Any]:
+    """The given sandbox, or a new one: --timeout/--memory-limit, else generous for the originals (the
+    optimizer picks each task's candidate limits from its original's runs: `afterburner.agent.limits`)."""
     if sandbox is not None:
         yield sandbox
         return
+    from afterburner.agent.limits import ORIGINAL_TIMEOUT_S
     from afterburner.sandbox import Sandbox, SandboxConfig
 
-    with Sandbox(SandboxConfig()) as sb:
+    limits: dict[str, Any] = {"timeout_s": settings.timeout or ORIGINAL_TIMEOUT_S}
+    if settings.memory_limit:
+        limits["memory_bytes"] = settings.memory_limit << 20
+    with Sandbox(SandboxConfig(**limits)) as sb:
         yield sb
 
 
@@ -271,7 +290,7 @@ def run_bench(
     results_path = out / "results.jsonl"
 
     with ExitStack() as stack:
-        sb = stack.enter_context(_open_sandbox(sandbox))
+        sb = stack.enter_context(_open_sandbox(sandbox, settings))
         suite = validate_suite(suite, sb)
         serialized = SerializedSandbox(sb, lock)
         finished = {r.key for r in done}
@@ -376,6 +395,8 @@ def _run_one(
             candidates=settings.candidates,
             min_gain=settings.min_gain,
             repeats=settings.repeats,
+            timeout=settings.timeout,
+            memory_limit=settings.memory_limit,
             sandbox=sandbox,
             trajectory=str(traj),
             out_dir=str(out / "runs"),

@@ -55,6 +55,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="timing repeats of every measurement (default: the sandbox's adaptive count)",
     )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="wall-clock limit of one sandbox run (all the tests' or the workload's inputs) (default: the "
+        "original runs under 300 s, then every run under max(10 s, 5 x the original's longest run))",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=int,
+        metavar="MIB",
+        help="address-space limit of one sandbox run, MiB (default: 4096)",
+    )
     p.add_argument("--min-speedup", type=float, default=1.1, help="the significant-speedup bar (default 1.1)")
     p.add_argument(
         "--with-solution", action="store_true", help="problem sets: start from the reference solution"
@@ -77,6 +90,8 @@ def _run(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         candidates=args.candidates,
         repeats=args.repeats,
+        timeout=args.timeout,
+        memory_limit=args.memory_limit,
         workers=args.workers,
         threshold=args.min_speedup,
         curves=not args.no_curves,

@@ -52,6 +52,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--seed", type=int)
     p.add_argument("--repeats", type=int, help="measurement repeats (default: the sandbox's)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="wall-clock limit of one sandbox run (all the tests' or the workload's inputs) (default: the "
+        "original runs under 300 s, then every run under max(10 s, 5 x the original's longest run))",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=int,
+        metavar="MIB",
+        help="address-space limit of one sandbox run, MiB (default: 4096)",
+    )
     p.add_argument("--replies", help="scripted backend: a JSON/YAML file of replies (same as --model)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--out", help="write the best code to this file")
@@ -193,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         seed=args.seed,
         repeats=args.repeats,
+        timeout=args.timeout,
+        memory_limit=args.memory_limit,
         out_dir=args.out_dir,
     )
     progress = _Progress(enabled=True)
