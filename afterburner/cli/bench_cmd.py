@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from afterburner.cli.measure_cmd import add_sandbox_arg, open_sandbox
 from afterburner.errors import ConfigError
 
 
@@ -74,6 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-curves", action="store_true", help="skip the per-round evaluation (faster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_sandbox_arg(p)
     p.set_defaults(func=_run)
 
 
@@ -102,7 +104,10 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--shard needs --out DIR (the folder all the shards share)")
     suite = load_suite(args.suite, limit=args.limit, with_solution=args.with_solution)
     out = Path(args.out or f"bench-runs/{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    report = run_bench(suite, out, settings, resume=args.resume, shard=shard, progress=not args.no_progress)
+    sandbox = open_sandbox(args)
+    report = run_bench(
+        suite, out, settings, resume=args.resume, shard=shard, sandbox=sandbox, progress=not args.no_progress
+    )
     for b in report.broken:
         print(f"afterburner: broken task {b.where}: {b.reason}", file=sys.stderr)
     if args.json:

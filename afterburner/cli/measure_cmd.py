@@ -48,6 +48,24 @@ def add_sandbox_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def open_sandbox(args: argparse.Namespace) -> Any:
+    """optimize/bench: the `Sandbox` that ``--sandbox`` names, with the limits their own would have
+    (``--timeout``, else generous for the original; ``--memory-limit``), closed at exit; None for auto."""
+    if getattr(args, "isolation", "auto") == "auto":
+        return None
+    import atexit
+
+    from afterburner.agent.limits import ORIGINAL_TIMEOUT_S
+    from afterburner.sandbox import Sandbox, SandboxConfig
+
+    limits: dict[str, Any] = {"timeout_s": getattr(args, "timeout", None) or ORIGINAL_TIMEOUT_S}
+    if getattr(args, "memory_limit", None):
+        limits["memory_bytes"] = args.memory_limit << 20
+    sb = Sandbox(SandboxConfig(isolation=args.isolation, **limits))
+    atexit.register(sb.close)
+    return sb
+
+
 def load_task(target: str | None, args: argparse.Namespace) -> Any:
     from afterburner.task import load_target, load_task_file
 

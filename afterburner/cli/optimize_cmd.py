@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from afterburner.cli.measure_cmd import add_sandbox_arg, open_sandbox
 from afterburner.errors import ConfigError, TaskError
 
 
@@ -65,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MIB",
         help="address-space limit of one sandbox run, MiB (default: 4096)",
     )
+    add_sandbox_arg(p)
     p.add_argument("--replies", help="scripted backend: a JSON/YAML file of replies (same as --model)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--out", help="write the best code to this file")
@@ -206,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         seed=args.seed,
         repeats=args.repeats,
+        sandbox=open_sandbox(args),
         timeout=args.timeout,
         memory_limit=args.memory_limit,
         out_dir=args.out_dir,

@@ -223,3 +223,31 @@ def test_containers_left_by_a_killed_process_are_removed(docker_ready):
     docker_backend._STATE.pop("swept", None)
     docker_backend._sweep_stale(c)
     assert not c.containers.list(all=True, filters={"id": stale.id})
+
+
+def test_optimize_runs_its_candidates_in_docker(docker_ready, tmp_path, capsys):
+    fast = (EX / "duplicates_fast.py").read_text()
+    (tmp_path / "replies.json").write_text(
+        json.dumps({"replies": [f"```python\n{fast}\n```"], "cycle": True})
+    )
+    code = main(
+        [
+            "optimize",
+            f"{EX}/duplicates.py::find_duplicates",
+            f"--tests={EX}/duplicates_tests.py",
+            f"--workload={EX}/duplicates_workload.py",
+            "--sizes",
+            "800",
+            "--backend",
+            "scripted",
+            f"--replies={tmp_path}/replies.json",
+            "--rounds=1",
+            "--candidates=1",
+            "--sandbox=docker",
+            f"--out-dir={tmp_path}/runs",
+            "--json",
+        ]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["improved"] is True
+    assert '"isolation": "docker"' in Path(out["trajectory"]).read_text()
