@@ -9,18 +9,76 @@ merge, check, measure against the starting code, confirm a significant differenc
 one line per reply (tokens, why generation stopped, the sandbox status, the speedup) and the totals:
 how many replies were correct, significantly faster, the starting code again, cut off by the token
 limit. This is the quick check for a prompt change; the benchmark proper is `afterburner bench`.
+
+    HF_HUB_OFFLINE=1 nice -n 10 python benchmarks/first_round.py --suite benchmarks/suites/real --skip 0 \
+        --tasks 10 --n 2 --max-new-tokens 512 --before d681240 --format-only
+
+`--before REV` samples the same tasks twice in one run: with the prompt templates of commit REV and no
+prefilled reply ("before"), then with today's templates and the reply prefilled with the fence and the
+target's signature where the backend continues it ("after", as the optimizer does), and prints the
+share of format errors (no function named like the target could be taken out of the reply and merged
+into its module) of each. `--format-only` skips the sandbox: extraction, merge, and whether the code is
+the starting code again (`afterburner.program.same_program`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
-from afterburner.llm import Sampling, get_backend
+import afterburner.prompts as prompts
+from afterburner.agent.strategies import get_strategy
+from afterburner.llm import Sampling, extract_code, get_backend, merge_into_module
 from afterburner.llm.base import DEFAULT_MODEL
-from afterburner.prompts import initial_conversation
+from afterburner.program import same_program
+from afterburner.prompts import initial_conversation, reply_start
 from training.data import load_tasks
 from training.rewards import evaluate, get_sandbox
+
+
+@contextlib.contextmanager
+def templates_of(rev: str) -> Iterator[None]:
+    """Render prompts with the templates of commit `rev` (read with git show) while inside."""
+    import jinja2
+
+    root = Path(__file__).resolve().parents[1]
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev, "prompts/"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    with tempfile.TemporaryDirectory() as d:
+        for name in names:
+            text = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=root, capture_output=True, text=True)
+            (Path(d) / Path(name).name).write_text(text.stdout)
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(d), undefined=jinja2.StrictUndefined, autoescape=False
+        )
+        real = prompts._env
+        prompts._env = lambda: env
+        try:
+            yield
+        finally:
+            prompts._env = real
+
+
+def format_outcome(task, text: str) -> str:
+    """format_error, unchanged or new: what the optimizer's evaluate node decides before the sandbox."""
+    ext = extract_code(text, task.entry_point)
+    if not ext.ok:
+        return "format_error"
+    try:
+        code = merge_into_module(task.code, ext.code, task.entry_point) if task.code else ext.code
+    except (SyntaxError, ValueError):
+        return "format_error"
+    return "unchanged" if task.code and same_program(code, task.code) else "new"
 
 
 def main() -> None:
@@ -41,7 +99,15 @@ def main() -> None:
         help="leave the starting code out of the prompt: the model writes the function from the problem text",
     )
     ap.add_argument("--show-failures", action="store_true", help="print the start of every failed reply")
+    ap.add_argument(
+        "--before",
+        metavar="REV",
+        help="also sample with the prompts of commit REV and no prefill, and compare",
+    )
+    ap.add_argument("--format-only", action="store_true", help="no sandbox: extraction, merge, echo only")
     args = ap.parse_args()
+    if args.before or args.format_only:
+        return compare_formats(args)
 
     tasks = load_tasks([args.suite])[args.skip : args.skip + args.tasks]
     backend = get_backend("transformers", model=args.model)
@@ -72,6 +138,53 @@ def main() -> None:
         f"{correct}/{total} correct, {faster}/{total} significantly faster, {unchanged}/{total} the starting "
         f"code again (afterburner.program.same_program), {cut}/{total} cut off at the limit"
     )
+
+
+def compare_formats(args: argparse.Namespace) -> None:
+    tasks = load_tasks([args.suite])[args.skip : args.skip + args.tasks]
+    backend = get_backend("transformers", model=args.model)
+    strategy = get_strategy(args.strategy)
+    sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens, stop=strategy.stop)
+    variants: dict[str, tuple[list, list[str]]] = {}
+    if args.before:
+        with templates_of(args.before):
+            variants[f"before ({args.before}, no prefill)"] = (
+                [initial_conversation(t, strategy) for t in tasks],
+                [""] * len(tasks),
+            )
+    starts = [reply_start(t, strategy) for t in tasks]
+    convs = [initial_conversation(t, strategy) for t in tasks]
+    variants["after (prefilled)"] = (
+        [[*c, {"role": "assistant", "content": p}] if p else c for c, p in zip(convs, starts, strict=True)],
+        starts,
+    )
+    totals = {}
+    for label, (conversations, prefills) in variants.items():
+        t0 = time.perf_counter()
+        counts = {"format_error": 0, "unchanged": 0, "new": 0}
+        cut = tokens = 0
+        for task, conv, prefill in zip(tasks, conversations, prefills, strict=True):
+            [row] = backend.generate([conv], n=args.n, sampling=sampling)
+            for c in row:
+                text = prefill + c.text + ((c.extra or {}).get("stopped_by") or "")
+                outcome = format_outcome(task, text)
+                counts[outcome] += 1
+                cut += c.finish_reason == "length"
+                tokens += c.completion_tokens
+                print(
+                    f"{label[:6]:6} {task.name:32} {c.completion_tokens:4d} tok  {c.finish_reason:6}  {outcome}"
+                )
+                if args.show_failures and outcome == "format_error":
+                    print("    " + text[:400].replace("\n", "\n    "))
+        n = sum(counts.values())
+        totals[label] = (counts, n, cut, tokens, time.perf_counter() - t0)
+    for label, (counts, n, cut, tokens, secs) in totals.items():
+        print(
+            f"{label}: {counts['format_error']}/{n} format errors ({100 * counts['format_error'] / n:.0f}%), "
+            f"{counts['unchanged']}/{n} the starting code again, {counts['new']}/{n} new code; "
+            f"{cut}/{n} cut off at {args.max_new_tokens} tokens; {tokens / n:.0f} tokens per reply; "
+            f"{secs / 60:.1f} min"
+        )
 
 
 if __name__ == "__main__":
