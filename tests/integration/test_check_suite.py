@@ -71,3 +71,14 @@ def test_the_examples_layout_is_checked_too(tmp_path):
     proc = run_check(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1/1 ok" in proc.stdout
+
+
+def test_min_speedup_fails_a_task_whose_headroom_is_below_it():
+    proc = run_check(SMOKE, "--only", "two-sum", "--min-speedup", "1000")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    row = table(proc.stdout)["two-sum"]
+    assert "NO" in row and "headroom too small" in row and "--min-speedup 1000" in row
+    assert "[1/1] two-sum: FAILED" in proc.stderr  # reported as the task finishes
+    assert "0/1 ok, headroom at least 1000x" in proc.stdout
+    proc = run_check(SMOKE, "--only", "two-sum", "--min-speedup", "0.5")
+    assert proc.returncode == 2 and "--min-speedup must be at least 1" in proc.stderr

@@ -98,3 +98,97 @@ def test_every_example_has_its_four_files(name):
     fast = (EXAMPLES / f"{name}_fast.py").read_text()
     assert func in _functions(fast)
     assert fast.strip() != source.strip()
+
+
+# --- the real suite (benchmarks/suites/real): real code, no problem statement, train and test halves
+
+REAL = sorted((SUITES / "real").glob("*.yaml"))
+SPLITS = {"train", "test"}
+REAL_KINDS = {"numeric": "numeric", "python": "pure-python", "pure-python": "pure-python"}
+PERMISSIVE = ("BSD", "MIT", "Apache", "PSF", "ISC")
+CONFIGS = sorted((ROOT / "training" / "configs").glob("*.yaml"))
+
+
+def _defines(source: str, name: str) -> bool:
+    return any(
+        isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Assign)
+        and (
+            getattr(n, "name", None) == name
+            or any(getattr(t, "id", None) == name for t in getattr(n, "targets", ()))
+        )
+        for n in ast.parse(source).body
+    )
+
+
+@pytest.mark.parametrize("path", REAL, ids=lambda p: p.stem)
+def test_every_real_task_is_real_code_without_a_statement(path):
+    task = load_task_file(path)
+    assert task.name == path.stem
+    assert task.description == "", "the real suite has no problem statements"
+    cls, _, method = parse_entry_point(task.entry_point)
+    for label, source in (("code", task.code), ("reference", task.reference)):
+        assert source, f"no {label}"
+        assert _defines(source, cls), f"{label} lacks {cls}"
+        if method:
+            assert method in _methods(source, cls), f"{label} lacks {cls}.{method}"
+    assert task.code.strip() != task.reference.strip()
+    assert "check" in _functions(task.check_source)
+    assert "generate" in _functions(task.workload_source)
+    assert task.sizes and all(n >= 0 for n in task.sizes)
+    meta = task.metadata
+    assert meta.get("split") in SPLITS
+    assert meta.get("kind") in REAL_KINDS
+    assert str(meta.get("source", "")).strip(), "credit the source"
+    assert any(word in str(meta.get("license", "")) for word in PERMISSIVE), meta.get("license")
+    assert str(meta.get("why_slow", "")).strip() and meta.get("inefficiency") in KINDS
+    for held_out in ("pyperformance", "algotune"):
+        assert held_out not in str(meta).lower(), "the held-out suites are not a source"
+
+
+def _real_kinds() -> tuple[list[dict], list[str]]:
+    metas = [load_task_file(p).metadata for p in REAL]
+    return metas, [REAL_KINDS.get(m.get("kind"), "?") for m in metas]
+
+
+def test_the_real_suite_has_fifteen_numeric_tasks_in_balanced_halves():
+    metas, kinds = _real_kinds()
+    assert kinds.count("numeric") >= 15, kinds.count("numeric")
+    for kind in ("numeric", "pure-python"):
+        splits = [m["split"] for m, k in zip(metas, kinds, strict=True) if k == kind]
+        train, test = splits.count("train"), splits.count("test")
+        assert train and test, f"{kind}: both halves need tasks"
+        assert abs(train - test) <= 2, f"{kind}: {train} train against {test} test"
+
+
+def _config_tasks(config: dict) -> list[Path]:
+    """The suite task files a training config's `tasks` names (directories and task files in the repo),
+    less its `exclude` list. Problem sets (.jsonl) and paths outside the repo are not suite tasks."""
+    excluded = set(config.get("exclude") or ())
+    files: list[Path] = []
+    for entry in config.get("tasks") or ():
+        p = (ROOT / str(entry)).resolve()
+        if not p.is_relative_to(ROOT) or not p.exists():
+            continue
+        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p] if p.suffix in (".yaml", ".yml") else []
+    return [f for f in files if f.stem not in excluded]
+
+
+def _test_half(files: list[Path]) -> list[str]:
+    return [f.stem for f in files if load_task_file(f).metadata.get("split") == "test"]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_no_training_config_trains_on_the_test_half(path):
+    import yaml
+
+    config = yaml.safe_load(path.read_text()) or {}
+    assert _test_half(_config_tasks(config)) == [], f"{path.name} trains on held-out test tasks"
+
+
+def test_the_test_half_check_catches_a_config_that_names_the_real_suite():
+    whole = {"tasks": ["benchmarks/suites/real"]}
+    held_out = _test_half(_config_tasks(whole))
+    assert held_out and set(held_out) < {p.stem for p in REAL}
+    assert _test_half(_config_tasks({**whole, "exclude": held_out})) == []
+    one = next(p for p in REAL if load_task_file(p).metadata["split"] == "test")
+    assert _test_half(_config_tasks({"tasks": [str(one.relative_to(ROOT))]})) == [one.stem]
