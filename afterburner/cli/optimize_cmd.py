@@ -8,6 +8,7 @@ object and nothing else on stdout. ``--in-place`` replaces the file atomically a
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import math
 import os
@@ -110,8 +111,32 @@ def _check_outputs(args: argparse.Namespace, task: Any) -> None:
         raise ConfigError("--in-place needs a FILE.py::NAME target (the task has no source file)")
 
 
+def remove_stale_tmp(path: Path) -> list[Path]:
+    """Remove the ``.FILE.PID.*.tmp`` files that an interrupted write of `path` left (their writer is
+    gone; a name without a pid, from an older version, once it is a minute old). Returns them."""
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        try:
+            if pid.isdigit():
+                try:
+                    os.kill(int(pid), 0)
+                    continue  # its writer still runs
+                except ProcessLookupError:
+                    pass
+                except PermissionError:
+                    continue
+            elif time.time() - tmp.stat().st_mtime < 60:
+                continue
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -188,6 +213,10 @@ def run(args: argparse.Namespace) -> int:
 
     task = _load_task(args)
     _check_outputs(args, task)
+    source = Path(task.source_path) if task is not None and task.source_path else None
+    for target in (source, Path(args.out) if args.out else None):
+        if target is not None and target.parent.is_dir():
+            remove_stale_tmp(target)  # left by an interrupted --in-place or --out write
     model = args.model
     if args.replies:
         if args.backend != "scripted":
