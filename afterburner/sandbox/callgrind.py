@@ -117,7 +117,10 @@ def _one_run(sb: Any, task: Any, code: str, blobs: list[bytes], valgrind: str) -
         try:
             (n,) = struct.unpack_from("<I", out, 0)
             header = json.loads(out[4 : 4 + n])
-        except (struct.error, ValueError):
+            if header.get("ready") == 1:  # the harness's first message, before the candidate's code
+                (m,) = struct.unpack_from("<I", out, 4 + n)
+                header = json.loads(out[8 + n : 8 + n + m])
+        except (struct.error, ValueError, AttributeError):
             return None
         if header.get("status") != "ok":
             return None

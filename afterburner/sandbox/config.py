@@ -23,6 +23,7 @@ class SandboxConfig:
     max_open_files: int = 256  # RLIMIT_NOFILE
     output_cap_bytes: int = 1 << 20  # stdout+stderr beyond this -> output_exceeded
     isolation: str = "auto"  # "auto" (bwrap if it works, else limits only), "bwrap", "none", "docker"
+    readonly_paths: tuple[str, ...] = ()  # host paths a task needs, bound read-only (e.g. a project root)
     sandbox_uid: int = 65534  # when started as root: the unprivileged user candidate code runs as
     pin_cpus: bool = True  # pin each warm worker to its own core
     min_repeats: int = 5  # adaptive repeats: at least this many timed runs ...

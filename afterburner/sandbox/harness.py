@@ -4,8 +4,11 @@ Stdlib only, imported by the worker inside the sandbox (``import harness``, with
 ``protocol`` next to it). One job kind per function in `JOBS`: "call" (the entry point over inputs,
 outputs encoded, optionally traced for memory and profile), "generate" (the workload's generate(n, seed)),
 "record" (check(oracle) through a recorder), "replay" (check fed recorded answers, no candidate code),
-"direct" (check(candidate) in the candidate's process, the fallback). `run_child` sets up the process
-(session, rlimits, fds, work dir) and writes the result message to fd 3.
+"direct" (check(candidate) in the candidate's process, for tests that cannot be recorded). `child_main`
+reads the job from its pipe, `run_child` sets up the process (session, rlimits, fds, work dir, the
+seccomp filter of `seccomp`) and writes two messages to fd 3: first a "ready" message, written before
+any candidate code runs (the resident set size at that point, with the kernel's peak counter reset to
+it), so its content cannot come from the candidate; then the result.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import traceback
 from array import array
 
 import codec
-from protocol import pack_msg, write_all
+import seccomp
+from protocol import pack_msg, read_msg, write_all
 
 TAIL = 2000
 
@@ -46,15 +50,46 @@ def _exc_status(e: BaseException) -> str:
     return "memory_exceeded" if isinstance(e, MemoryError) else "runtime_error"
 
 
-def _load_module(parts: list) -> dict:
+def _load_module(parts: list, trusted_first: bool = False) -> dict:
+    """The parts executed in one fresh module. With `trusted_first`, the task's prelude runs first and
+    the "ready" message is written before the first part that is not the prelude (candidate code)."""
     import types
 
     mod = types.ModuleType("candidate")
     sys.modules["candidate"] = mod
     for filename, src in parts:
+        if trusted_first and filename != "<prelude>":
+            _ready()
         if src:
             exec(compile(src, filename, "exec"), mod.__dict__)
+    if trusted_first:
+        _ready()
     return mod.__dict__
+
+
+_STATE = {"ready": False, "seccomp": False}
+
+
+def _ready() -> None:
+    """Write the "ready" message once, before any candidate code: the RSS now, with the kernel's peak
+    RSS counter reset to it (so the parent's rusage peak is the candidate's own), and whether the
+    seccomp filter is in place."""
+    if _STATE["ready"]:
+        return
+    _STATE["ready"] = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: /proc/self/clear_refs is writable only so
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        finally:
+            libc.prctl(4, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    write_all(3, pack_msg({"ready": 1, "rss": _rss(), "seccomp": _STATE["seccomp"]}))
 
 
 class Result(Exception):
@@ -225,14 +260,22 @@ def _call_all(fn, inputs: list, job: dict, sampler: _Sampler | None) -> dict:
 
 def _job_call(job: dict, blobs: list[bytes]) -> Result:
     _compile_all(job["parts"])
+    prelude = [p for p in job["parts"] if p[0] == "<prelude>"]
     try:
-        ns = _load_module(job["parts"])
+        ns = _load_module(prelude)
+        inputs = _inputs(blobs)  # after the prelude: inputs may hold instances of its classes
+    except BaseException as e:
+        raise Result({"status": _exc_status(e), "error": _exc_info(e), "index": -1}) from None
+    _ready()
+    try:
+        for filename, src in job["parts"]:
+            if filename != "<prelude>" and src:
+                exec(compile(src, filename, "exec"), ns)
         fn = _resolve(ns, job["entry"])
     except Result:
         raise
     except BaseException as e:
         raise Result({"status": _exc_status(e), "error": _exc_info(e), "index": -1}) from None
-    inputs = _inputs(blobs)  # after the module: inputs may hold instances of the prelude's classes
     if not job.get("memory"):
         rss0 = _rss()
         out = _call_all(fn, inputs, job, None)
@@ -382,7 +425,7 @@ def _job_direct(job: dict, blobs: list[bytes]) -> Result:
     _compile_all(job["parts"])
     last = {"input": "", "got": ""}
     try:
-        fn = _resolve(_load_module(job["parts"]), job["entry"])
+        fn = _resolve(_load_module(job["parts"], trusted_first=True), job["entry"])
         ns = _check_ns(job)
 
         def watched(*args, **kwargs):
@@ -443,6 +486,17 @@ def _set_limits(lim: dict) -> None:
     setl(resource.RLIMIT_NOFILE, lim.get("nofile"))
 
 
+def child_main(job_fd: int, res_w: int, out_w: int, workdir: str) -> None:
+    """The forked child: read the job from its own pipe (nothing of earlier jobs is in this process),
+    run it, exit."""
+    try:
+        job, blobs = read_msg(job_fd)
+    except BaseException:
+        os._exit(70)
+    os.close(job_fd)
+    run_child(job, blobs, res_w, out_w, workdir)
+
+
 def run_child(job: dict, blobs: list[bytes], res_w: int, out_w: int, workdir: str) -> None:
     with contextlib.suppress(OSError):  # already a session leader in --oneshot mode
         os.setsid()
@@ -456,6 +510,9 @@ def run_child(job: dict, blobs: list[bytes], res_w: int, out_w: int, workdir: st
     os.closerange(4, 1 << 16)
     os.chdir(workdir)
     _set_limits(job.get("limits", {}))
+    _STATE["seccomp"] = seccomp.install()
+    if job.get("kind") not in ("call", "direct"):  # the task's own code only: ready at once
+        _ready()
     try:
         res = JOBS[job["kind"]](job, blobs)
     except Result as r:
@@ -474,6 +531,3 @@ def run_child(job: dict, blobs: list[bytes], res_w: int, out_w: int, workdir: st
             {"status": _exc_status(e), "error": "could not serialize the result: " + _exc_info(e)}
         )
     write_all(3, data)
-
-
-# ---------------------------------------------------------------- the zygote

@@ -22,8 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from afterburner.errors import SandboxError
+from afterburner.sandbox import fallback, fstree
 from afterburner.sandbox.config import SandboxConfig
-from afterburner.sandbox.protocol import pack_msg
+from afterburner.sandbox.protocol import loads, pack_msg
 
 WORKER = Path(__file__).with_name("worker.py")
 _PROBE: dict[str, str] = {}  # isolation mode found by the one probe per process
@@ -38,48 +39,28 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-def _reveal_args(paths: list[str]) -> list[str]:
-    """bwrap args that make `paths` reachable for the sandbox user when an ancestor is private (/root)."""
-    args: list[str] = []
-    hidden: set[str] = set()
-    made: set[str] = set()
-    for p in dict.fromkeys(os.path.realpath(x) for x in paths):
-        parts = Path(p).parts
-        private = None
-        for i in range(2, len(parts) + 1):
-            anc = str(Path(*parts[:i]))
-            try:
-                if not os.stat(anc).st_mode & 0o001:
-                    private = i
-                    break
-            except OSError:
-                break
-        if private is None:
-            continue
-        top = str(Path(*parts[:private]))
-        if top not in hidden:
-            hidden.add(top)
-            args += ["--tmpfs", top]
-        for j in range(private + 1, len(parts)):
-            d = str(Path(*parts[:j]))
-            if d not in made:
-                made.add(d)
-                args += ["--perms", "0755", "--dir", d]
-        args += ["--ro-bind", p, p]
-    return args
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc")
 
 
-def _bwrap_prefix(hostdir: str) -> list[str]:
+def needed_paths(extra: tuple[str, ...] = ()) -> list[str]:
+    """What the worker reads from the host: the Python prefix(es) (site-packages with them), the
+    sandbox's own directory, and the configured extras. Nothing else of the host is bound in."""
+    paths = (sys.base_prefix, sys.prefix, str(WORKER.parent), *extra)
+    return [p for p in dict.fromkeys(os.path.realpath(x) for x in paths) if os.path.exists(p)]
+
+
+def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = ()) -> list[str]:
     bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
-    args = [bwrap, "--ro-bind", "/", "/"]
-    if _is_root():
-        args += _reveal_args([sys.base_prefix, sys.prefix, str(WORKER.parent)])
+    args = [bwrap]
+    # a fresh, empty root: the system's programs and libraries, no home directory, no other checkout
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
     args += ["--dev", "/dev", "--proc", "/proc", "--bind", hostdir, "/tmp"]
-    # the private /tmp hides whatever lives under the host's /tmp (a clone and its venv, say): bind back,
-    # read-only, what the worker needs from there
-    for p in dict.fromkeys(os.path.realpath(x) for x in (sys.base_prefix, sys.prefix, str(WORKER.parent))):
-        if p.startswith("/tmp/"):
-            args += ["--ro-bind", p, p]
+    for p in needed_paths(extra):  # after /tmp: a clone and its venv may live below the host's /tmp
+        args += ["--ro-bind", p, p]
     if _is_root():  # no user namespace: the worker drops to the sandbox uid itself (real host uid)
         args += [
             "--unshare-ipc",
@@ -115,8 +96,52 @@ def _env(home: str) -> dict[str, str]:
     }
 
 
+PREFIX = "afterburner-sandbox-"
+_SWEPT: set[str] = set()
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    return stat[stat.rindex(b")") + 2 :].split()[19].decode()
+
+
+def sweep_stale_dirs(root: str | None = None) -> list[str]:
+    """Remove sandbox dirs left by processes that are gone (kill -9, SIGTERM): each dir is named after
+    its owner's pid and start time, so a live owner (another run beside us) is never touched."""
+    root = root or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        parts = name[len(PREFIX) :].split("-")
+        if not name.startswith(PREFIX) or len(parts) < 3 or not parts[0].isdigit():
+            continue
+        pid, start = int(parts[0]), parts[1]
+        if _start_time(pid) == start:
+            continue  # its owner is alive
+        path = os.path.join(root, name)
+        try:
+            if os.lstat(path).st_uid != os.geteuid() and not _is_root():
+                continue
+        except OSError:
+            continue
+        if fstree.remove(path):
+            removed.append(path)
+    return removed
+
+
 def _make_hostdir(cfg: SandboxConfig) -> str:
-    hostdir = tempfile.mkdtemp(prefix="afterburner-sandbox-")
+    tmp = tempfile.gettempdir()
+    if tmp not in _SWEPT:  # once per process: what crashed runs left behind
+        _SWEPT.add(tmp)
+        sweep_stale_dirs(tmp)
+    me = os.getpid()
+    hostdir = tempfile.mkdtemp(prefix=f"{PREFIX}{me}-{_start_time(me)}-")
     os.makedirs(os.path.join(hostdir, "work"))
     for p in (hostdir, os.path.join(hostdir, "work")):
         os.chmod(p, 0o711)  # bwrap (root without capabilities) must be able to enter it
@@ -142,7 +167,7 @@ def isolation_mode(cfg: SandboxConfig) -> str:
             except (OSError, subprocess.TimeoutExpired) as e:
                 ok, why = False, str(e)
             finally:
-                shutil.rmtree(hostdir, ignore_errors=True)
+                fstree.remove(hostdir)
             _PROBE["mode"] = "bwrap" if ok else "none"
             _PROBE["why"] = why
             if not ok and cfg.isolation == "auto":
@@ -169,7 +194,7 @@ class Worker:
         ids = ["--uid", str(cfg.sandbox_uid), "--gid", str(cfg.sandbox_uid)] if _is_root() else []
         if mode == "bwrap":
             cmd = [
-                *_bwrap_prefix(self.hostdir),
+                *_bwrap_prefix(self.hostdir, cfg.readonly_paths),
                 *py,
                 *ids,
                 "--work",
@@ -184,10 +209,15 @@ class Worker:
             home = os.path.join(self.hostdir, "work")
             cmd = [*py, *ids, "--work", home, "--tmp", self.hostdir, "--ns", "0"]
 
+        fallback_as_root = mode == "none" and _is_root()
+        ro = needed_paths(cfg.readonly_paths)
+
         def pre() -> None:
             if cpu is not None:
                 with contextlib.suppress(OSError):
                     os.sched_setaffinity(0, {cpu})
+            if fallback_as_root:  # no bubblewrap: namespaces and mounts of our own (see `fallback`)
+                fallback.namespaces_as_root(ro, [self.hostdir])
 
         self.proc = subprocess.Popen(
             cmd,
@@ -238,13 +268,12 @@ class Worker:
         return b"".join(chunks)
 
     def _read(self, timeout: float) -> tuple[dict, list[bytes]]:
-        import json
         import struct
 
         deadline = time.monotonic() + timeout
         (n,) = struct.unpack("<I", self._read_exact(4, deadline))
         try:
-            header = json.loads(self._read_exact(n, deadline))
+            header = loads(self._read_exact(n, deadline))
             sizes = [int(x) for x in header.pop("blob_sizes", ())]
         except (ValueError, TypeError, AttributeError, RecursionError):
             self.close()
@@ -264,6 +293,8 @@ class Worker:
             again = [(k, b) for k, b in blobs if k in res["missing"]]
             header["new_keys"] = [k for k, _ in again]
             res, rblobs = self.request(header, [b for _, b in again], timeout)
+        if res.pop("unclean", None):  # something the candidate left survived the wipe: retire this worker
+            self.close()
         return res, rblobs
 
     def alive(self) -> bool:
@@ -278,7 +309,7 @@ class Worker:
                 f.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        shutil.rmtree(self.hostdir, ignore_errors=True)
+        fstree.remove(self.hostdir)  # iterative: no depth of directories defeats it
 
 
 def start_worker(cfg: SandboxConfig, mode: str, cpu: int | None) -> Worker:
@@ -374,7 +405,14 @@ class WorkerPool:
                 for p in tree
                 if WORKER.name.encode() in cmd.get(p, b"") and not cmd[p].split(b"\0")[0].endswith(b"bwrap")
             ]
-            trees.append((zygotes[0], below(zygotes[0])) if zygotes else (None, []))
+            if not zygotes:
+                trees.append((None, []))
+                continue
+            # the manager's own child is the template (it forks the runs): anything below it is a leftover
+            manager = zygotes[0]
+            template = [p for p in children.get(manager, ()) if WORKER.name.encode() in cmd.get(p, b"")]
+            left = [p for p in below(manager) if p not in template[:1]]
+            trees.append((manager, left))
         return trees
 
     def stray_processes(self) -> list[int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -205,10 +206,13 @@ class Sandbox:
                 status, fail = verdict
                 if status is not Status.PASSED:
                     return CheckResult(status, fail, n_total, nw + nc, details=details, **base)
-            else:
-                details["check_mode"] = "direct"
-                details["record_error"] = "the tests' calls depend on the candidate's answers"
-                return self._direct(task, code, n_total, nw + nc, details, base)
+            else:  # never a reason to run check() where the candidate could answer for it
+                fail = Failure(
+                    error="check() called the candidate with inputs the original code never led it to: "
+                    "an earlier answer differs from the original's, and these tests cannot be replayed "
+                    "without trusting the candidate's process"
+                )
+                return CheckResult(Status.WRONG_ANSWER, fail, n_total, nw + nc, details=details, **base)
         elif prep.check_mode == "direct":
             details["record_error"] = prep.record_error
             return self._direct(task, code, n_total, nw + nc, details, base)
@@ -289,6 +293,7 @@ class Sandbox:
             return Measurement(chk.status, failure=chk.failure, details={"check": chk.to_dict()})
         prep = self._prepare(task)
         timed = Timed(self, task, prep, code, chk.details["digest"])
+        runs = repeats or self.config.max_repeats
         with self.pool.acquire() as w:
             timed.run(w)  # warm-up (discarded)
             n = 0
@@ -332,6 +337,7 @@ class Sandbox:
             clean = clean_memory(res) if res["status"] == "ok" else None
             if clean is None:
                 break
+            clean["kernel_peak"] = max(0, int(res.get("maxrss", 0)) - int(res.get("rss_ready", 0)))
             runs.append(clean)
         if not runs:
             return {}
@@ -348,6 +354,7 @@ class Sandbox:
                 calls[tuple(key)] = calls.get(tuple(key), 0) + c
         return {
             "peak_traced": max(r["peak_traced"] for r in runs),
+            "kernel_peak": max(r["kernel_peak"] for r in runs),
             "mem_mean": sum(r["mem_sum"] for r in runs) / recorded if recorded else None,
             "integral_raw": statistics.median(r["integral_raw"] for r in runs),
             "memory_cpu": statistics.median(r["memory_cpu"] for r in runs),
@@ -379,6 +386,7 @@ class Sandbox:
             ta.run(w)
             tb.run(w)
             n = 0
+            runs = repeats or self.config.max_repeats
             while (
                 ta.status is Status.PASSED
                 and tb.status is Status.PASSED

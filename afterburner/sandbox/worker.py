@@ -1,12 +1,22 @@
-"""The warm worker ("zygote") that runs inside the sandbox.
+"""The warm worker that runs inside the sandbox: a manager and a pristine template.
 
 Stdlib only; started by `afterburner.sandbox.pool` as ``python -s -P worker.py [--uid U --gid G] --work DIR
---tmp DIR --ns 0|1`` (or ``--oneshot 1`` for one job in its own process, for callgrind). It speaks the
-`protocol` on fds 0/1 and never runs candidate code itself: for every job it forks a child that runs
-`harness.run_child`, so each run starts from the same clean state. The zygote waits for the child with
-``wait4`` (the CPU time and peak RSS it reports come from the kernel, not from the candidate), enforces
-the wall timeout and the output cap, kills every process the child left behind, reaps them (it is a
-child subreaper, so their CPU time counts too) and wipes the work directories.
+--tmp DIR --ns 0|1 [--isolate unshare --ro PATHS]`` (or ``--oneshot 1`` for one job in its own process,
+for callgrind). After warming up (imports, one harness run on built-in code) the process forks a
+*template* and becomes the *manager*:
+
+- the manager speaks the `protocol` with the parent on fds 0/1, keeps the input blobs, sends each job
+  to its child over a fresh pipe, enforces the wall timeout and the output cap, reads the result, and
+  wipes the writable directories after every run;
+- the template never sees a job: on "spawn" it receives three pipe ends (job in, result out, output
+  out) over a unix socket, forks the child that runs `harness.child_main`, hands the manager a pidfd
+  of it, waits for it with ``wait4`` and reports the kernel's rusage (CPU time, peak RSS) and exit.
+
+So a child holds the template's memory (the warm-up, nothing of any job) plus its own job, never an
+earlier job's inputs, outputs or digests; and the figures that matter (CPU time, peak RSS, the RSS
+before the candidate started) come from the template's ``wait4`` and the harness's "ready" message,
+written before any candidate code ran. Both processes are not dumpable (no ptrace, no /proc/<pid>/mem);
+the child's seccomp filter forbids new processes, so the child is the only process of a run.
 """
 
 from __future__ import annotations
@@ -16,9 +26,9 @@ import ctypes
 import json
 import os
 import pickle
-import re
 import select
 import signal
+import socket
 import struct
 import sys
 import time
@@ -27,15 +37,18 @@ import time
 # package module); the names are dropped from sys.modules so candidate code cannot import them by name
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
+import fstree  # noqa: E402
 import harness  # noqa: E402
-from protocol import _HDR, pack_msg, read_msg, write_all  # noqa: E402
+from protocol import _HDR, loads, pack_msg, read_msg, write_all  # noqa: E402
 
 sys.path.pop(0)
-for _name in ("codec", "protocol", "harness"):
+for _name in ("codec", "protocol", "harness", "fstree", "seccomp"):
     sys.modules.pop(_name, None)
 
+READY_KEYS = {"ready", "rss", "seccomp", "blob_sizes"}
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
 TAIL = harness.TAIL
 PREIMPORTS = (
     "collections",
@@ -56,160 +69,142 @@ PREIMPORTS = (
     "fractions",
     "statistics",
     "dis",
+    "ctypes",
 )  # what candidates and the harness commonly import: paid once here, not in every child
-# heavy libraries imported here the first time a job's module (or its tests) imports them at the top,
-# so a child forked for a timed run does not pay their import in its CPU time (numpy alone is ~100 ms,
-# scipy.signal or scipy.stats over 1 s on a slow machine): the time measured is the code's, not the import's
-HEAVY_ROOTS = ("numpy", "scipy", "pandas")
-_IMPORT_RE = re.compile(r"^[ \t]*import[ \t]+([\w. \t,]+?)[ \t]*(?:#.*)?$", re.M)
-_FROM_RE = re.compile(r"^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]+\(?([\w \t,]+)", re.M)
 
 
-def _clear(d: str, keep: str) -> None:
-    """Remove everything below `d` but `keep` and read-only mounts (host paths bound into the sandbox,
-    and the directories that lead to them), whatever permissions the candidate left on it."""
-    try:
-        os.chmod(d, 0o700)
-        names = os.listdir(d)
-    except OSError:
-        return
-    for name in names:
-        p = os.path.join(d, name)
+def _parse(data: bytes, pos: int) -> tuple[dict, int]:
+    """The JSON header of the message at `pos` and the offset just after it (ValueError if malformed)."""
+    (n,) = _HDR.unpack_from(data, pos)
+    if pos + 4 + n > len(data):
+        raise ValueError("torn message")
+    header = loads(data[pos + 4 : pos + 4 + n])
+    if not isinstance(header, dict):
+        raise ValueError("not an object")
+    return header, pos + 4 + n
+
+
+def template_loop(sock: socket.socket, workdir: str) -> None:
+    """The pristine forker: never reads a job, only pipe ends; reports each child's rusage."""
+    while True:
         try:
-            if os.path.abspath(p) == keep:
-                continue
-            if os.path.islink(p) or not os.path.isdir(p):
-                os.unlink(p)
-            elif not os.statvfs(p).f_flag & os.ST_RDONLY:
-                _clear(p, keep)
-                os.rmdir(p)  # fails, and the directory stays, when a read-only mount lies below it
+            msg, fds, _, _ = socket.recv_fds(sock, 64, 3)
         except OSError:
-            pass
+            os._exit(0)
+        if not msg or len(fds) != 3:
+            os._exit(0)
+        job_r, res_w, out_w = fds
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            harness.child_main(job_r, res_w, out_w, workdir)
+            os._exit(0)
+        for fd in fds:
+            os.close(fd)
+        pidfd = os.pidfd_open(pid)
+        socket.send_fds(sock, [struct.pack("<i", pid)], [pidfd])
+        os.close(pidfd)
+        _, status, ru = os.wait4(pid, 0)
+        info = {"cpu": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss * 1024}
+        if os.WIFSIGNALED(status):
+            info["signal"] = os.WTERMSIG(status)
+        else:
+            info["exit_code"] = os.WEXITSTATUS(status)
+        sock.send(json.dumps(info).encode())
 
 
-class Zygote:
-    def __init__(self, workdir: str, tmpdir: str, ns: bool) -> None:
-        self.workdir, self.tmpdir, self.ns = workdir, tmpdir, ns
+class Manager:
+    def __init__(self, workdir: str, tmpdir: str, ns: bool, sock: socket.socket) -> None:
+        self.workdir, self.tmpdir, self.ns, self.sock = workdir, tmpdir, ns, sock
         self.blobs: dict[str, bytes] = {}
         self.blob_bytes = 0
 
-    # --- cleaning up after a child
-    def _descendants(self) -> list[int]:
-        """Every process below us. Orphans are reparented to us (subreaper), so walking the
-        children lists from here finds them all; the full /proc scan is the fallback."""
-        me = os.getpid()
-        if not os.path.exists(f"/proc/{me}/task/{me}/children"):
-            return self._scan_descendants()
-        out, todo = [], [me]
-        while todo:
-            pid = todo.pop()
-            try:
-                for tid in os.listdir(f"/proc/{pid}/task"):
-                    with open(f"/proc/{pid}/task/{tid}/children") as f:
-                        kids = [int(x) for x in f.read().split()]
-                    out.extend(kids)
-                    todo.extend(kids)
-            except (OSError, ValueError):  # it exited while we looked
-                continue
-        return out
-
-    def _scan_descendants(self) -> list[int]:
-        me = os.getpid()
-        parent = {}
-        for name in os.listdir("/proc"):
-            if name.isdigit():
-                try:
-                    with open(f"/proc/{name}/stat", "rb") as f:
-                        stat = f.read()
-                    parent[int(name)] = int(stat[stat.rindex(b")") + 2 :].split()[1])
-                except (OSError, ValueError):
-                    continue
-        out, frontier = [], {me}
-        while frontier:
-            nxt = {p for p, pp in parent.items() if pp in frontier and p != me}
-            nxt -= set(out)
-            out.extend(nxt)
-            frontier = nxt
-        return out
-
-    def kill_all(self, pid: int) -> None:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        if self.ns:  # our own pid namespace: everything but pid 1 (bwrap) and us
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except OSError:
-                pass
-            return
-        for _ in range(50):  # no namespace: every descendant (we are a subreaper, orphans come to us)
-            pids = self._descendants()
-            if not pids:
-                return
-            for p in pids:
-                with contextlib.suppress(OSError):
-                    os.kill(p, signal.SIGKILL)
-
-    def reap(self, pid: int) -> tuple[float, int]:
-        """Wait for every child left (the killed ones); their CPU seconds and max RSS."""
-        cpu, rss = 0.0, 0
-        deadline = time.monotonic() + 5.0
-        while True:
-            try:
-                got, _status, ru = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                return cpu, rss
-            except InterruptedError:
-                continue
-            if got == 0:  # some still alive: kill again, wait a moment
-                if time.monotonic() > deadline:
-                    return cpu, rss
-                self.kill_all(pid)
-                time.sleep(0.0005)
-                continue
-            cpu += ru.ru_utime + ru.ru_stime
-            rss = max(rss, ru.ru_maxrss)
-
-    def wipe(self) -> None:
-        dirs = [self.tmpdir, self.workdir] + (["/dev/shm"] if self.ns else [])
-        for d in dirs:
-            _clear(d, keep=os.path.abspath(self.workdir))
+    def wipe(self) -> int:
+        """Empty the writable directories; the number of entries that could not be removed."""
+        left = fstree.clear(self.tmpdir, keep=frozenset([os.path.basename(self.workdir)]))
+        left += fstree.clear(self.workdir)
+        if self.ns:
+            left += fstree.clear("/dev/shm")
         os.makedirs(self.workdir, exist_ok=True)
+        return left
 
-    # --- one job
-    def run(self, job: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
-        _preimport_heavy(job)
+    def _spawn(self) -> tuple[int, int, int, int, int]:
+        """A child from the template: (pid, pidfd, job_w, res_r, out_r)."""
+        job_r, job_w = os.pipe()
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
-        self.wipe()
+        try:
+            socket.send_fds(self.sock, [b"spawn"], [job_r, res_w, out_w])
+            msg, fds, _, _ = socket.recv_fds(self.sock, 64, 1)
+        except OSError:
+            os._exit(3)  # the template is gone (the candidate killed it): the parent starts a new worker
+        for fd in (job_r, res_w, out_w):
+            os.close(fd)
+        if len(msg) != 4 or len(fds) != 1:
+            os._exit(3)
+        (pid,) = struct.unpack("<i", msg)
+        return pid, fds[0], job_w, res_r, out_r
+
+    def _rusage(self) -> dict:
+        """The template's report on the child it reaped; a template that does not answer ends us."""
+        ready, _, _ = select.select([self.sock], [], [], 5.0)
+        if not ready:
+            os._exit(3)  # stopped (SIGSTOP) or stuck
+        try:
+            data = self.sock.recv(4096)
+            info = json.loads(data)
+        except (OSError, ValueError):
+            os._exit(3)
+        if not data or not isinstance(info, dict):
+            os._exit(3)
+        return info
+
+    def run(self, job: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
+        left = self.wipe()
         wall_s = float(job.get("wall_s", 10.0))
         out_cap = int(job.get("output_cap", 1 << 20))
         res_cap = int(job.get("result_cap", 1 << 28))
+        sample = bool(job.get("memory"))
+        payload = memoryview(pack_msg(job, blobs))
         t0 = time.perf_counter()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.close(res_r)
-                os.close(out_r)
-                harness.run_child(job, blobs, res_w, out_w, self.workdir)
-            finally:
-                os._exit(0)
-        os.close(res_w)
-        os.close(out_w)
-        pidfd = os.pidfd_open(pid)
+        pid, pidfd, job_w, res_r, out_r = self._spawn()
+        os.set_blocking(job_w, False)
+        statm = None
+        if sample:
+            with contextlib.suppress(OSError):
+                statm = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
+        page = os.sysconf("SC_PAGE_SIZE")
+        rss_samples: list[int] = []
         res_chunks, res_len, out_tail, out_len = [], 0, bytearray(), 0
         verdict = None
         open_fds = {res_r, out_r}
         exited = False
         deadline = t0 + wall_s
         while open_fds or not exited:
-            left = deadline - time.perf_counter()
-            if left <= 0:
+            left_s = deadline - time.perf_counter()
+            if left_s <= 0:
                 verdict = verdict or "timeout"
                 break
             fds = [*open_fds] + ([] if exited else [pidfd])
-            ready, _, _ = select.select(fds, [], [], left)
+            wfds = [job_w] if job_w is not None else []
+            wait = min(left_s, 0.002) if statm is not None else left_s
+            ready, writable, _ = select.select(fds, wfds, [], wait)
+            if statm is not None:
+                try:
+                    rss_samples.append(int(os.pread(statm, 64, 0).split()[1]) * page)
+                except (OSError, ValueError, IndexError):
+                    pass
+            if writable:
+                try:
+                    n = os.write(job_w, payload[: 1 << 16])
+                    payload = payload[n:]
+                except BlockingIOError:
+                    pass
+                except OSError:  # the child is gone
+                    payload = payload[:0]
+                if not payload:
+                    os.close(job_w)
+                    job_w = None
             for fd in ready:
                 if fd == pidfd:
                     exited = True
@@ -238,42 +233,44 @@ class Zygote:
                 break
         wall = time.perf_counter() - t0
         if verdict == "timeout" and exited:
-            verdict = None  # the child finished; only stray descendants held the pipes
+            verdict = None  # the child finished; only its pipes were still open
         if not exited or verdict:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        _, status, ru = os.wait4(pid, 0)
-        self.kill_all(pid)
-        extra_cpu, extra_rss = self.reap(pid)
-        os.close(pidfd)
-        for fd in (res_r, out_r):
-            os.close(fd)
-        self.wipe()
-        cpu = ru.ru_utime + ru.ru_stime + extra_cpu
-        info = {
-            "cpu": cpu,
-            "wall": wall,
-            "maxrss": max(ru.ru_maxrss, extra_rss) * 1024,
-            "stdout_tail": out_tail.decode("utf-8", "replace"),
-            "stdout_bytes": out_len,
-        }
-        if os.WIFSIGNALED(status):
-            info["signal"] = os.WTERMSIG(status)
-        else:
-            info["exit_code"] = os.WEXITSTATUS(status)
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)  # its session (the child is a session leader)
+        info = self._rusage()
+        for fd in (pidfd, res_r, out_r, job_w, statm):
+            if fd is not None:
+                os.close(fd)
+        left += self.wipe()
+        info.update(wall=wall, stdout_tail=out_tail.decode("utf-8", "replace"), stdout_bytes=out_len)
+        header, rblobs = self._result(b"".join(res_chunks), info, verdict, job)
+        if sample and rss_samples:
+            base = header.get("rss_ready", 0)
+            header["rss_mean"] = max(0.0, sum(rss_samples) / len(rss_samples) - base)
+        if left:
+            header["unclean"] = left  # something survived the wipe: the parent retires this worker
+        return header, rblobs
+
+    def _result(self, data: bytes, info: dict, verdict: str | None, job: dict) -> tuple[dict, list[bytes]]:
+        rss_ready, trusted, pos = None, {}, 0
+        with contextlib.suppress(ValueError, struct.error):
+            first, end = _parse(data, 0)
+            if first.get("ready") == 1 and not first.get("blob_sizes") and set(first) <= READY_KEYS:
+                # written by the harness before any candidate code ran: the only message it could not forge
+                pos = end
+                if type(first.get("rss")) is int:
+                    rss_ready = first["rss"]
+                trusted["seccomp"] = first.get("seccomp") is True
         header, rblobs = None, []
-        if verdict is None and res_chunks:
+        if verdict is None and pos < len(data):
             try:
-                data = b"".join(res_chunks)
-                (n,) = _HDR.unpack_from(data, 0)
-                header = json.loads(data[4 : 4 + n])
-                pos = 4 + n
+                header, at = _parse(data, pos)
                 for size in header.get("blob_sizes", ()):
-                    rblobs.append(data[pos : pos + size])
-                    pos += size
-                if not isinstance(header, dict) or "status" not in header:
+                    rblobs.append(data[at : at + int(size)])
+                    at += int(size)
+                if "status" not in header:
                     raise ValueError
             except (ValueError, TypeError, struct.error, UnicodeDecodeError, RecursionError):
                 header, rblobs = (
@@ -288,7 +285,11 @@ class Zygote:
         elif header is None:
             header = self._classify_silent_death(info, job)
         header.pop("blob_sizes", None)
-        header.update(info)
+        for k in ("cpu", "wall", "maxrss", "rss_ready", "rss_mean", "signal", "exit_code", "unclean"):
+            header.pop(k, None)  # the parent's side only: never a figure the child wrote
+        header.update(info, **trusted)
+        if rss_ready is not None:
+            header["rss_ready"] = rss_ready
         return header, rblobs
 
     @staticmethod
@@ -301,6 +302,11 @@ class Zygote:
             return {"status": "timeout", "error": f"CPU time limit ({lim.get('cpu_s')} s) exceeded"}
         if sig == signal.SIGXFSZ:
             return {"status": "output_exceeded", "error": "file size limit exceeded"}
+        if sig == signal.SIGSYS:
+            return {
+                "status": "runtime_error",
+                "error": "a forbidden system call (seccomp) killed the process",
+            }
         if sig is not None:
             as_bytes = lim.get("as_bytes")
             if as_bytes and info["maxrss"] > 0.8 * as_bytes:
@@ -333,6 +339,7 @@ class Zygote:
                 write_all(wfd, pack_msg(res, rblobs))
             else:
                 write_all(wfd, pack_msg({"error": f"unknown op {op!r}"}))
+            del header, blobs  # nothing of this job lingers in our frames (the next fork is not ours anyway)
 
     def _store(self, key: str, blob: bytes) -> None:
         limit = 512 << 20
@@ -343,40 +350,6 @@ class Zygote:
         self.blob_bytes += len(blob)
 
 
-_TRIED: set[str] = set()
-
-
-def heavy_imports(source: str) -> list[str]:
-    """The modules under `HEAVY_ROOTS` that `source` imports (``import numpy as np``, ``import
-    scipy.linalg``, ``from scipy import signal`` -> numpy, scipy.linalg, scipy and scipy.signal)."""
-    names = []
-    for m in _IMPORT_RE.finditer(source):
-        names += [part.split()[0] for part in m.group(1).split(",") if part.strip()]
-    for m in _FROM_RE.finditer(source):
-        names.append(m.group(1))
-        names += [f"{m.group(1)}.{part.split()[0]}" for part in m.group(2).split(",") if part.strip()]
-    return [n for n in names if n.split(".")[0] in HEAVY_ROOTS]
-
-
-def _preimport_heavy(job: dict) -> None:
-    """Import the heavy libraries the job's sources name, once per worker (failures are ignored: the
-    child then imports, or fails to import, them itself). These are installed packages found on the
-    worker's own sys.path, never the candidate's files (the worker runs with -s -P)."""
-    sources = [src for key in ("parts", "check_parts") for _, src in job.get(key) or () if src]
-    new = [n for src in sources for n in heavy_imports(src) if n not in _TRIED]
-    if not new:
-        return
-    import gc
-    import importlib
-
-    for name in new:
-        _TRIED.add(name)
-        with contextlib.suppress(Exception):
-            importlib.import_module(name)  # `from scipy import signal`: scipy.signal is a module, or not
-    gc.collect()
-    gc.freeze()  # as at start-up: the children's collector leaves the new modules' pages alone
-
-
 def _warm_up() -> None:
     """Run the harness once on a built-in module (not candidate code), so the lazy first-use costs
     (hashlib, json, pickle, compile) are paid here once and not in every child."""
@@ -385,23 +358,37 @@ def _warm_up() -> None:
         "parts": [["<warm-up>", "def f(n):\n    return [n, (n,), {n: {n}}]\n"]],
         "entry": ["f", False, None],
     }
+    harness._STATE["ready"] = True  # no "ready" message from the warm-up
     try:
         harness.JOBS["call"](job, [pickle.dumps([((1,), {})])])
     except harness.Result as r:
         pack_msg(r.header, r.blobs)
+    finally:
+        harness._STATE["ready"] = False
     sys.modules.pop("candidate", None)
 
 
-def main(argv: list[str]) -> None:
-    args = dict(zip(argv[0::2], argv[1::2], strict=False))
-    if "--uid" in args:  # started as root inside bwrap (with only CAP_SETUID/SETGID): drop for good
+def _drop_privileges(args: dict) -> None:
+    if "--uid" in args:  # started as root (inside bwrap with only CAP_SETUID/SETGID): drop for good
         gid, uid = int(args["--gid"]), int(args["--uid"])
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+
+
+def main(argv: list[str]) -> None:
+    args = dict(zip(argv[0::2], argv[1::2], strict=False))
+    if args.get("--isolate") == "unshare":  # no bubblewrap: the same namespaces, set up by ourselves
+        sys.path.insert(0, _HERE)
+        import isolate
+
+        sys.path.pop(0)
+        sys.modules.pop("isolate", None)
+        isolate.enter(args)
+    _drop_privileges(args)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # the candidate cannot open /proc/<us>/fd or ptrace us
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans come to us: we reap them and count their CPU
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     if args.get("--oneshot") == "1":  # one job in this very process (callgrind): result on stdout
         header, blobs = read_msg(0)
         res_w = os.dup(1)
@@ -414,7 +401,7 @@ def main(argv: list[str]) -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a broken pipe is an error we see, not a silent death
     for name in PREIMPORTS:
         with contextlib.suppress(ImportError):
             __import__(name)
@@ -423,8 +410,18 @@ def main(argv: list[str]) -> None:
 
     gc.collect()
     gc.freeze()  # children do not dirty (copy) every page of ours when their collector runs
-    zyg = Zygote(args["--work"], args["--tmp"], args.get("--ns") == "1")
-    zyg.serve(rfd, wfd)
+    os.makedirs(args["--work"], exist_ok=True)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    if os.fork() == 0:  # the template: before any job, with nothing but the warm-up in memory
+        ours.close()
+        os.close(rfd)
+        os.close(wfd)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        template_loop(theirs, args["--work"])
+        os._exit(0)
+    theirs.close()
+    Manager(args["--work"], args["--tmp"], args.get("--ns") == "1", ours).serve(rfd, wfd)
 
 
 if __name__ == "__main__":
