@@ -50,7 +50,9 @@ def needed_paths(extra: tuple[str, ...] = ()) -> list[str]:
 
 
 def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = ()) -> list[str]:
-    bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise OSError("bwrap is not on PATH (apt-get install bubblewrap)")
     args = [bwrap]
     # a fresh, empty root: the system's programs and libraries, no home directory, no other checkout
     for d in SYSTEM_DIRS:
@@ -59,7 +61,14 @@ def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = ()) -> list[str]:
         elif os.path.isdir(d):
             args += ["--ro-bind", d, d]
     args += ["--dev", "/dev", "--proc", "/proc", "--bind", hostdir, "/tmp"]
+    made: set[str] = set()
     for p in needed_paths(extra):  # after /tmp: a clone and its venv may live below the host's /tmp
+        parts = Path(p).parts
+        for i in range(2, len(parts)):  # parents others can enter (bwrap would copy none of their modes)
+            d = str(Path(*parts[:i]))
+            if d not in made and d != "/tmp" and not any(d == s or d.startswith(s + "/") for s in SYSTEM_DIRS):
+                made.add(d)
+                args += ["--perms", "0755", "--dir", d]
         args += ["--ro-bind", p, p]
     if _is_root():  # no user namespace: the worker drops to the sandbox uid itself (real host uid)
         args += [
@@ -171,10 +180,17 @@ def isolation_mode(cfg: SandboxConfig) -> str:
             _PROBE["mode"] = "bwrap" if ok else "none"
             _PROBE["why"] = why
             if not ok and cfg.isolation == "auto":
+                kept = (
+                    "as root, the fallback gives it its own mount, network and IPC namespaces, hides /home, "
+                    "/root and /tmp, and a seccomp filter; other host files stay readable and the pid "
+                    "namespace is shared"
+                    if _is_root()
+                    else "it runs with resource limits and a seccomp filter only: NO private filesystem, NO "
+                    "network isolation, NO private process namespace"
+                )
                 warnings.warn(
                     f"afterburner sandbox: bubblewrap (bwrap) does not work here ({why or 'not found'}); "
-                    "candidate code runs with resource limits only: NO read-only filesystem, NO network "
-                    "isolation, NO private process namespace. Install bubblewrap or allow user namespaces.",
+                    f"{kept}. Install bubblewrap (apt-get install bubblewrap) or allow user namespaces.",
                     RuntimeWarning,
                     stacklevel=3,
                 )
