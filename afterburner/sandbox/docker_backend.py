@@ -46,7 +46,7 @@ from typing import Any
 
 from afterburner.errors import SandboxError
 from afterburner.sandbox.config import SandboxConfig
-from afterburner.sandbox.pool import WORKER, Worker, WorkerDied, _env, _is_root
+from afterburner.sandbox.pool import WORKER, Worker, WorkerDied, _env, _is_root, _make_hostdir
 
 DOCKER_DIR = Path(__file__).with_name("docker")
 IMAGE_REPO = "afterburner-sandbox"
@@ -368,7 +368,7 @@ class DockerWorker(Worker):
         c = client()
         tag = ensure_image(c)
         _sweep_stale(c)
-        self.hostdir = tempfile.mkdtemp(prefix="afterburner-sandbox-")
+        self.hostdir = _make_hostdir(cfg)  # named like the other backends', so a crashed run's is swept
         try:
             self._start(c, tag)
             hello, _ = self.request({"op": "ping"}, [], timeout=30)
