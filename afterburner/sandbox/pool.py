@@ -49,7 +49,9 @@ def needed_paths(extra: tuple[str, ...] = ()) -> list[str]:
     return [p for p in dict.fromkeys(os.path.realpath(x) for x in paths) if os.path.exists(p)]
 
 
-def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = ()) -> list[str]:
+def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = (), tmpfs_bytes: int | None = None) -> list[str]:
+    """bwrap's arguments; with `tmpfs_bytes`, /tmp is a fresh tmpfs of that size (a warm worker: fast to
+    wipe, gone with the sandbox), else the host directory `hostdir` (callgrind reads its output there)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise OSError("bwrap is not on PATH (apt-get install bubblewrap)")
@@ -60,7 +62,11 @@ def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = ()) -> list[str]:
             args += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             args += ["--ro-bind", d, d]
-    args += ["--dev", "/dev", "--proc", "/proc", "--bind", hostdir, "/tmp"]
+    args += ["--dev", "/dev", "--proc", "/proc"]
+    if tmpfs_bytes:
+        args += ["--perms", "01777", "--size", str(tmpfs_bytes), "--tmpfs", "/tmp"]
+    else:
+        args += ["--bind", hostdir, "/tmp"]
     made: set[str] = set()
     for p in needed_paths(extra):  # after /tmp: a clone and its venv may live below the host's /tmp
         parts = Path(p).parts
@@ -86,7 +92,8 @@ def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = ()) -> list[str]:
         ]
     else:
         args += ["--unshare-all"]
-    args += ["--die-with-parent", "--new-session", "--chdir", "/tmp/work"]
+    # on a fresh tmpfs the worker makes /tmp/work itself (owned by the sandbox user)
+    args += ["--die-with-parent", "--new-session", "--chdir", "/tmp" if tmpfs_bytes else "/tmp/work"]
     return args
 
 
@@ -210,7 +217,7 @@ class Worker:
         ids = ["--uid", str(cfg.sandbox_uid), "--gid", str(cfg.sandbox_uid)] if _is_root() else []
         if mode == "bwrap":
             cmd = [
-                *_bwrap_prefix(self.hostdir, cfg.readonly_paths),
+                *_bwrap_prefix(self.hostdir, cfg.readonly_paths, max(256 << 20, 4 * cfg.file_size_bytes)),
                 *py,
                 *ids,
                 "--work",
