@@ -4,7 +4,7 @@ How a candidate runs. `Sandbox` keeps one warm worker per core (`worker.py`, pin
 started under bubblewrap (or docker, `docker_backend`; or the fallback, `fallback`). Under bwrap the
 worker sees a fresh root holding only /usr, /lib*, /etc, the Python prefix(es) with their site-packages
 and this directory, read-only (plus `SandboxConfig.readonly_paths`), a fresh /dev and /proc, and a private
-writable /tmp (the work dir is /tmp/work); it has its own pid, network, ipc and uts namespaces, and when
+writable /tmp, a fresh size-capped tmpfs (the work dir is /tmp/work); it has its own pid, network, ipc and uts namespaces, and when
 started as root it drops to an unprivileged uid (65534) at once. After warming up, the worker forks a
 *template* that never sees a job, and becomes the *manager*. For every run the manager asks the template
 for a child and sends the job over a pipe of that child's own. The child starts a new session, takes its
