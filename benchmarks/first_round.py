@@ -163,8 +163,8 @@ def compare_formats(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         counts = {"format_error": 0, "unchanged": 0, "new": 0}
         cut = tokens = 0
-        for task, conv, prefill in zip(tasks, conversations, prefills, strict=True):
-            [row] = backend.generate([conv], n=args.n, sampling=sampling)
+        rows = backend.generate(conversations, n=args.n, sampling=sampling)  # one batched call
+        for task, row, prefill in zip(tasks, rows, prefills, strict=True):
             for c in row:
                 text = prefill + c.text + ((c.extra or {}).get("stopped_by") or "")
                 outcome = format_outcome(task, text)
