@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -17,13 +18,34 @@ from typing import Any
 from afterburner.errors import ConfigError
 from training.config import TrainConfig
 
-__all__ = ["finish", "is_adapter_dir", "load_policy", "step_callback", "trl_kwargs"]
+__all__ = ["finish", "is_adapter_dir", "load_policy", "local_model", "step_callback", "trl_kwargs"]
 
 log = logging.getLogger(__name__)
 
 
 def is_adapter_dir(path: str) -> bool:
     return (Path(path) / "adapter_config.json").is_file()
+
+
+def local_model(model: str) -> str:
+    """Where to load `model` from: a path as it is, a hub id in the local cache as its snapshot folder
+    (so nothing asks the network first, with or without HF_HUB_OFFLINE); an id that is not cached only
+    when the hub can be reached, else a one-line error saying how to install it."""
+    from afterburner.llm.models import hub_reachable, resolve_local
+
+    found = resolve_local(model)
+    if found is not None:
+        return found
+    if model.startswith((".", "/", "~")) or model.count("/") != 1:
+        raise ConfigError(f"model {model!r} is neither a directory nor a hub id ORG/NAME")
+    ok, host = hub_reachable()
+    if not ok:
+        why = "HF_HUB_OFFLINE is set" if os.environ.get("HF_HUB_OFFLINE") else f"{host} cannot be reached"
+        raise ConfigError(
+            f"model {model!r} is not in the local Hugging Face cache and {why}: run "
+            f"`afterburner models install {model}` (with --from PATH for a copied GGUF file or model directory)"
+        )
+    return model
 
 
 def load_policy(cfg: TrainConfig) -> tuple[Any, Any, Any]:
@@ -44,15 +66,20 @@ def load_policy(cfg: TrainConfig) -> tuple[Any, Any, Any]:
         from peft import PeftModel
 
         base_id = json.loads((Path(cfg.model) / "adapter_config.json").read_text())["base_model_name_or_path"]
-        base = AutoModelForCausalLM.from_pretrained(base_id, dtype=dtype)
-        tok_source = cfg.model if (Path(cfg.model) / "tokenizer_config.json").is_file() else base_id
+        base_dir = local_model(base_id)
+        base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
+        tok_source = cfg.model if (Path(cfg.model) / "tokenizer_config.json").is_file() else base_dir
         tokenizer = AutoTokenizer.from_pretrained(tok_source)
         model = PeftModel.from_pretrained(base, cfg.model, is_trainable=cfg.lora)
         if not cfg.lora:
             model = model.merge_and_unload()
+        else:  # peft looks up the base's config when it saves: by its local folder, not on the hub
+            for peft_cfg in model.peft_config.values():
+                peft_cfg.base_model_name_or_path = base_dir
         return model, tokenizer, None
-    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype)
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    model_dir = local_model(cfg.model)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     peft_config = None
@@ -89,6 +116,8 @@ def trl_kwargs(cfg: TrainConfig, config_cls: type, output_dir: str, **specific: 
     }
     kw.update(specific)
     known = {f.name for f in fields(config_cls)}
+    if "activation_checkpointing" in known:  # transformers >= 5.x: gradient_checkpointing is a deprecated alias
+        kw["activation_checkpointing"] = kw.pop("gradient_checkpointing")
     unknown = sorted(set(cfg.trl_args) - known)
     if unknown:
         raise ConfigError(
@@ -97,6 +126,34 @@ def trl_kwargs(cfg: TrainConfig, config_cls: type, output_dir: str, **specific: 
         )
     kw.update(cfg.trl_args)
     return kw
+
+
+def _base_id(cfg: TrainConfig) -> str:
+    if is_adapter_dir(cfg.model):
+        return json.loads((Path(cfg.model) / "adapter_config.json").read_text())["base_model_name_or_path"]
+    return cfg.model
+
+
+def _name_base_by_id(out: Path, cfg: TrainConfig) -> None:
+    """The adapter was trained on the cached snapshot folder of a hub id: name its base by that id again
+    (in adapter_config.json and peft's model card, also in checkpoints), so the adapter is portable."""
+    from afterburner.llm.models import cached_snapshot
+
+    base = _base_id(cfg)
+    snapshot = cached_snapshot(base) if not Path(base).expanduser().exists() else None
+    if not snapshot:
+        return
+    for folder in [out, *sorted(out.glob("checkpoint-*"))]:
+        config = folder / "adapter_config.json"
+        if not config.is_file():
+            continue
+        data = json.loads(config.read_text())
+        if data.get("base_model_name_or_path") == snapshot:
+            data["base_model_name_or_path"] = base
+            config.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        card = folder / "README.md"
+        if card.is_file():
+            card.write_text(card.read_text().replace(snapshot, base))
 
 
 def _peak_rss_mb() -> float:
@@ -128,6 +185,7 @@ def finish(trainer: Any, tokenizer: Any, cfg: TrainConfig, output_dir: str, stat
     out = Path(output_dir)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
+    _name_base_by_id(out, cfg)
     trainer.state.save_to_json(str(out / "trainer_state.json"))
     times = sorted(stats.step_times)
     summary = {

@@ -85,7 +85,8 @@ def load_tasks(sources: Sequence[str], limit: int | None = None, exclude: Iterab
 def validate_tasks(
     tasks: Sequence[Task], sandbox: Any, threads: int = 4
 ) -> tuple[list[Task], list[tuple[str, str]]]:
-    """Keep the tasks whose starting code (or reference) passes their own tests; report the others.
+    """Keep the tasks whose starting code (or reference) passes their own tests; report the others
+    (with the task's ``metadata.fixture`` note, when it is a test fixture that is broken on purpose).
 
     The checks run in `threads` parallel calls (the sandbox is thread-safe); the order is kept.
     """
@@ -108,7 +109,11 @@ def validate_tasks(
     with ThreadPoolExecutor(max(1, threads)) as pool:
         verdicts = list(pool.map(why_not, tasks))
     kept = [t for t, v in zip(tasks, verdicts, strict=True) if v is None]
-    excluded = [(t.name, v) for t, v in zip(tasks, verdicts, strict=True) if v is not None]
+    excluded = [
+        (t.name, f"{v}; {t.metadata['fixture']}" if t.metadata.get("fixture") else v)
+        for t, v in zip(tasks, verdicts, strict=True)
+        if v is not None
+    ]
     return kept, excluded
 
 

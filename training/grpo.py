@@ -31,7 +31,7 @@ from training.data import (
 )
 from training.rewards import get_sandbox, make_reward
 
-__all__ = ["collect_tasks", "grpo_dataset", "train_grpo"]
+__all__ = ["collect_tasks", "grpo_dataset", "step_figures", "train_grpo"]
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ def collect_tasks(cfg: TrainConfig, sandbox: Any = None) -> tuple[list[Task], di
         sb = sandbox if sandbox is not None else get_sandbox(cfg.reward_workers, cfg.sandbox)
         tasks, excluded = validate_tasks(tasks, sb)
         report["excluded_tasks"] = excluded
-        for name, why in excluded:
-            log.warning("task %s excluded: %s", name, why)
+        for name, why in excluded:  # the report carries them; the CLI prints them once
+            log.info("task %s excluded: %s", name, why)
     if not tasks:
         raise ConfigError(
             "no usable training tasks: give tasks: (problem sets, suite dirs, task files) or trajectories:"
@@ -124,4 +124,23 @@ def train_grpo(
         callbacks=[stats],
     )
     trainer.train()
-    return finish(trainer, tokenizer, cfg, out, stats, {"kind": "grpo", "advantage": cfg.advantage, **report})
+    extra = {"kind": "grpo", "advantage": cfg.advantage, **report, **step_figures(trainer.state.log_history)}
+    return finish(trainer, tokenizer, cfg, out, stats, extra)
+
+
+def step_figures(log_history: list[dict]) -> dict:
+    """What the steps did, from trl's logs: mean reward per step, the share of completions that ended
+    before ``max_completion_length`` and their mean length, the sandbox pass rate."""
+    steps = [h for h in log_history if "reward" in h]
+
+    def mean(key: str) -> float | None:
+        values = [float(h[key]) for h in steps if h.get(key) is not None]
+        return round(sum(values) / len(values), 4) if values else None
+
+    clipped = mean("completions/clipped_ratio")
+    return {
+        "rewards": [round(float(h["reward"]), 4) for h in steps],
+        "finished_ratio": None if clipped is None else round(1.0 - clipped, 4),
+        "finished_mean_length": mean("completions/mean_terminated_length"),
+        "pass_rate": mean("sandbox/pass_rate"),
+    }

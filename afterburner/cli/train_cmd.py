@@ -2,7 +2,7 @@
 
 afterburner train collect --tasks ../shared/data/MbppPlus.jsonl.gz --out runs/traj --limit 50 --jobs 2
 afterburner train sft  --config training/configs/gpu_sft.yaml  [--output-dir DIR] [key=value ...]
-afterburner train grpo --config training/configs/tiny_cpu.yaml max_steps=2 model=path/to/model
+afterburner train grpo --config training/configs/smoke_0.5b_cpu.yaml max_steps=2 model=path/to/model
 afterburner train plot runs/grpo        # trainer_state.json -> reward_curve.png
 """
 
@@ -98,8 +98,22 @@ def _train(args: argparse.Namespace) -> int:
         if median is not None
         else f"{args.stage}: {summary.get('steps')} steps"
     )
+    if summary.get("rewards"):
+        print(_grpo_figures(summary, cfg.max_completion_length))
     print(f"written to {out} (use it as: afterburner optimize ... --model {out})")
     return 0
+
+
+def _grpo_figures(summary: dict, max_tokens: int) -> str:
+    """One line on what the GRPO steps did: rewards, completions that ended, the sandbox pass rate."""
+    parts = ["mean reward per step: " + ", ".join(f"{r:.3f}" for r in summary["rewards"])]
+    finished, length = summary.get("finished_ratio"), summary.get("finished_mean_length")
+    if finished is not None:
+        ended = f"{finished:.0%} of completions ended within max_completion_length={max_tokens}"
+        parts.append(ended + (f" (mean {length:.0f} tokens)" if finished and length else ""))
+    if summary.get("pass_rate") is not None:
+        parts.append(f"{summary['pass_rate']:.0%} passed the tests in the sandbox")
+    return "; ".join(parts)
 
 
 def _plot(args: argparse.Namespace) -> int:

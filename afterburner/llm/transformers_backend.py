@@ -269,9 +269,10 @@ def _local_or_reachable(model: str, filename: str) -> tuple[str, bool]:
 
 def _check_hub_reachable(model: str) -> None:
     """Fail in one line, at once, when `model` is not cached and the hub cannot be reached."""
-    hint = "or pass a local directory / GGUF file"
-    if model == DEFAULT_MODEL:
-        hint = "run ../shared/models/install-default-model to put it in the cache, " + hint
+    hint = (
+        f"run `afterburner models install {model}` (add --from PATH with a copied GGUF file or model "
+        "directory when the hub cannot be reached), or pass a local directory / GGUF file as --model"
+    )
     what = f"model {model!r} is not in the local Hugging Face cache and"
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         raise BackendError(f"{what} HF_HUB_OFFLINE is set: {hint}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from afterburner.cli import main
 
-CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "tiny_cpu.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "training" / "configs" / "smoke_0.5b_cpu.yaml"
 
 
 def test_unknown_config_key_is_one_line_and_exit_2(capsys):

@@ -147,10 +147,10 @@ def test_config_unknown_key_is_one_clear_error_naming_it_and_the_known_keys(tmp_
 
 
 def test_config_overrides_and_validation():
-    cfg = load_config(CONFIGS / "tiny_cpu.yaml", parse_overrides(["max_steps=7", "tasks=[a.yaml, b.yaml]"]))
+    cfg = load_config(CONFIGS / "smoke_0.5b_cpu.yaml", parse_overrides(["max_steps=7", "tasks=[a.yaml, b.yaml]"]))
     assert cfg.max_steps == 7 and cfg.tasks == ["a.yaml", "b.yaml"]
     with pytest.raises(ConfigError, match="multiple of num_generations"):
-        load_config(CONFIGS / "tiny_cpu.yaml", {"num_generations": 3})
+        load_config(CONFIGS / "smoke_0.5b_cpu.yaml", {"num_generations": 3})
     with pytest.raises(ConfigError, match="advantage"):
         load_config(None, {"advantage": "whiten"})
     with pytest.raises(ConfigError, match="weights_dtype 'fp8' is not one of auto, float32, bfloat16"):
@@ -163,7 +163,7 @@ def test_config_overrides_and_validation():
 
 def test_every_shipped_config_loads():
     names = sorted(p.name for p in CONFIGS.glob("*.yaml") if not p.name.startswith("accelerate"))
-    assert "tiny_cpu.yaml" in names and len(names) >= 3
+    assert "smoke_0.5b_cpu.yaml" in names and len(names) >= 3
     for name in names:
         load_config(CONFIGS / name)
 
