@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from afterburner.cli.measure_cmd import add_sandbox_arg, open_sandbox
+from afterburner.cli.measure_cmd import add_limit_args, add_sandbox_arg, open_sandbox
 from afterburner.errors import ConfigError
 
 
@@ -56,19 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="timing repeats of every measurement (default: the sandbox's adaptive count)",
     )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="wall-clock limit of one sandbox run (all the tests' or the workload's inputs) (default: the "
-        "original runs under 300 s, then every run under max(10 s, 5 x the original's longest run))",
-    )
-    p.add_argument(
-        "--memory-limit",
-        type=int,
-        metavar="MIB",
-        help="address-space limit of one sandbox run, MiB (default: 4096)",
-    )
+    add_limit_args(p)
     p.add_argument("--min-speedup", type=float, default=1.1, help="the significant-speedup bar (default 1.1)")
     p.add_argument(
         "--with-solution", action="store_true", help="problem sets: start from the reference solution"

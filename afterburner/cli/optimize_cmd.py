@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from afterburner.cli.measure_cmd import add_sandbox_arg, open_sandbox
+from afterburner.cli.measure_cmd import add_limit_args, add_sandbox_arg, open_sandbox
 from afterburner.errors import ConfigError, TaskError
 
 
@@ -54,19 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--seed", type=int)
     p.add_argument("--repeats", type=int, help="measurement repeats (default: the sandbox's)")
-    p.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="wall-clock limit of one sandbox run (all the tests' or the workload's inputs) (default: the "
-        "original runs under 300 s, then every run under max(10 s, 5 x the original's longest run))",
-    )
-    p.add_argument(
-        "--memory-limit",
-        type=int,
-        metavar="MIB",
-        help="address-space limit of one sandbox run, MiB (default: 4096)",
-    )
+    add_limit_args(p)
     add_sandbox_arg(p)
     p.add_argument("--replies", help="scripted backend: a JSON/YAML file of replies (same as --model)")
     out = p.add_mutually_exclusive_group()
