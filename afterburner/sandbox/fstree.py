@@ -68,8 +68,11 @@ def clear(path: str, keep: frozenset[str] = frozenset()) -> int:
             if child is None or os.fstatvfs(child).f_flag & os.ST_RDONLY:
                 if child is not None:
                     os.close(child)
+                    # a read-only mount is a host path bound in (a venv below the host's /tmp), not a
+                    # leftover: nothing can be written there, so it does not make the directory unclean
+                else:
+                    left += 1
                 stuck.add((st.st_dev, st.st_ino))
-                left += 1
                 continue
             with_fchmod(child)
             os.close(fd)

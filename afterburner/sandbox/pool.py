@@ -306,6 +306,8 @@ class Worker:
 
     def run(self, job: dict, blobs: list[tuple[str, bytes]]) -> tuple[dict, list[bytes]]:
         """Run one job in a fresh child; `blobs` are (key, bytes) inputs the worker caches by key."""
+        if not self.alive():  # retired by the last job on it (see "unclean" below), or killed
+            raise WorkerDied("the sandbox worker was retired: something the last run left could not be wiped")
         timeout = float(job.get("wall_s", self.cfg.timeout_s)) + 10.0  # the worker enforces wall_s itself
         keys = [k for k, _ in blobs]
         new = [(k, b) for k, b in blobs if k not in self.sent]
