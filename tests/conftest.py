@@ -13,9 +13,7 @@ import pytest
 
 from afterburner.llm.testing import DEFAULT_MODEL_ID, default_model_cached
 
-_SKIP_REASON = (
-    f"{DEFAULT_MODEL_ID} is not in the local Hugging Face cache (run: afterburner models install)"
-)
+_SKIP_REASON = f"{DEFAULT_MODEL_ID} is not in the local Hugging Face cache (run: afterburner models install)"
 
 
 def pytest_collection_modifyitems(config, items):

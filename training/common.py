@@ -116,7 +116,8 @@ def trl_kwargs(cfg: TrainConfig, config_cls: type, output_dir: str, **specific: 
     }
     kw.update(specific)
     known = {f.name for f in fields(config_cls)}
-    if "activation_checkpointing" in known:  # transformers >= 5.x: gradient_checkpointing is a deprecated alias
+    # transformers >= 5.x: gradient_checkpointing is a deprecated alias
+    if "activation_checkpointing" in known:
         kw["activation_checkpointing"] = kw.pop("gradient_checkpointing")
     unknown = sorted(set(cfg.trl_args) - known)
     if unknown:

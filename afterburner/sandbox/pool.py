@@ -72,7 +72,11 @@ def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = (), tmpfs_bytes: int | 
         parts = Path(p).parts
         for i in range(2, len(parts)):  # parents others can enter (bwrap would copy none of their modes)
             d = str(Path(*parts[:i]))
-            if d not in made and d != "/tmp" and not any(d == s or d.startswith(s + "/") for s in SYSTEM_DIRS):
+            if (
+                d not in made
+                and d != "/tmp"
+                and not any(d == s or d.startswith(s + "/") for s in SYSTEM_DIRS)
+            ):
                 made.add(d)
                 args += ["--perms", "0755", "--dir", d]
         args += ["--ro-bind", p, p]

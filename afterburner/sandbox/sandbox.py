@@ -10,7 +10,6 @@ from __future__ import annotations
 import statistics
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -293,7 +292,6 @@ class Sandbox:
             return Measurement(chk.status, failure=chk.failure, details={"check": chk.to_dict()})
         prep = self._prepare(task)
         timed = Timed(self, task, prep, code, chk.details["digest"])
-        runs = repeats or self.config.max_repeats
         with self.pool.acquire() as w:
             timed.run(w)  # warm-up (discarded)
             n = 0
@@ -386,7 +384,6 @@ class Sandbox:
             ta.run(w)
             tb.run(w)
             n = 0
-            runs = repeats or self.config.max_repeats
             while (
                 ta.status is Status.PASSED
                 and tb.status is Status.PASSED

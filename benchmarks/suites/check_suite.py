@@ -116,9 +116,8 @@ def _fmt(x: float | None, spec: str) -> str:
 
 def _row_line(r: Row) -> str:
     speed = f"{_fmt(r.speedup, '.2f')}x [{_fmt(r.ci_low, '.2f')}, {_fmt(r.ci_high, '.2f')}]"
-    return (
-        f"{r.task}: {'ok' if r.ok else 'FAILED'}, naive {_fmt(r.naive_ms, '.1f')} ms, speedup {speed}"
-        + (f"; {r.note}" if r.note else "")
+    return f"{r.task}: {'ok' if r.ok else 'FAILED'}, naive {_fmt(r.naive_ms, '.1f')} ms, speedup {speed}" + (
+        f"; {r.note}" if r.note else ""
     )
 
 
@@ -175,7 +174,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.monotonic()
     with Sandbox(SandboxConfig(timeout_s=30.0), workers=args.workers) as sb:
-
         done = iter(range(1, len(tasks) + 1))
 
         def one(task: Task) -> Row:

@@ -25,7 +25,7 @@ SLOW = textwrap.dedent(
     """
 )
 # the data file is read from the bound path at import: a candidate module can only run if it is there
-READ_DATA = 'SCALE = int(open(DATA).read())\n'
+READ_DATA = "SCALE = int(open(DATA).read())\n"
 # a cache beside the bound path, and in /tmp: whichever the candidate can write to survives nothing
 CACHED = textwrap.dedent(
     """

@@ -147,7 +147,9 @@ def test_config_unknown_key_is_one_clear_error_naming_it_and_the_known_keys(tmp_
 
 
 def test_config_overrides_and_validation():
-    cfg = load_config(CONFIGS / "smoke_0.5b_cpu.yaml", parse_overrides(["max_steps=7", "tasks=[a.yaml, b.yaml]"]))
+    cfg = load_config(
+        CONFIGS / "smoke_0.5b_cpu.yaml", parse_overrides(["max_steps=7", "tasks=[a.yaml, b.yaml]"])
+    )
     assert cfg.max_steps == 7 and cfg.tasks == ["a.yaml", "b.yaml"]
     with pytest.raises(ConfigError, match="multiple of num_generations"):
         load_config(CONFIGS / "smoke_0.5b_cpu.yaml", {"num_generations": 3})
