@@ -3,6 +3,8 @@
     python benchmarks/sandbox.py            # the full run (several minutes)
     python benchmarks/sandbox.py --quick    # a smoke run (about a minute), numbers are rougher
     python benchmarks/sandbox.py --overhead-only --backend bwrap --backend docker   # 1. for each backend
+    python benchmarks/sandbox.py --per-backend --backend bwrap --backend none --backend docker
+        # 1. and the CV at ~5 and ~50 ms for each backend, in one run, as one Markdown table
 
 Prints, with the targets:
 1. per-evaluation overhead: one check of a trivial function on a warm worker, vs a fresh ``python -c pass``;
@@ -123,6 +125,41 @@ def print_overhead(sb: Sandbox, n: int) -> None:
     )
 
 
+def per_backend(backends: list[str], quick: bool) -> None:
+    """1. and the idle CV (2.) for each backend, interleaved by round so that they share the machine's
+    conditions, then one Markdown table of medians."""
+    rows: dict[str, dict[str, list[float]]] = {b: {} for b in backends}
+    rounds, trials = (2, 5) if quick else (3, 10)
+    sandboxes = {b: Sandbox(SandboxConfig(timeout_s=60, isolation=b), workers=1) for b in backends}
+    try:
+        sizes = {t: calibrate(sandboxes[backends[0]], t) for t in (0.005, 0.05)}  # the same work for all
+        for r in range(rounds):
+            for b, sb in sandboxes.items():
+                warm, warm_cpu, _, _ = overhead(sb, 40 if quick else 200)
+                got = {"wall": warm, "cpu": warm_cpu}
+                for target, n in sizes.items():
+                    got[f"cv{target * 1e3:.0f}"] = 100 * cv_of_medians(sb, n, trials)[0]
+                for k, v in got.items():
+                    rows[b].setdefault(k, []).append(v)
+                print(f"   round {r + 1}/{rounds}, {b}: " + ", ".join(f"{k} {v:.2f}" for k, v in got.items()))
+    finally:
+        for sb in sandboxes.values():
+            sb.close()
+    med = {b: {k: statistics.median(v) for k, v in row.items()} for b, row in rows.items()}
+    print(f"\n| median of {rounds} rounds | " + " | ".join(backends) + " |")
+    print("| --- |" + " --- |" * len(backends))
+    for key, label in (
+        ("wall", "per-evaluation overhead, wall (ms)"),
+        ("cpu", "per-evaluation overhead, CPU: ours + worker + child (ms)"),
+        ("cv5", f"CV of the median CPU time, ~5 ms workload, {trials} measures (%)"),
+        ("cv50", f"CV of the median CPU time, ~50 ms workload, {trials} measures (%)"),
+    ):
+        print(f"| {label} | " + " | ".join(f"{med[b][key]:.2f}" for b in backends) + " |")
+    first = backends[0]
+    for b in backends[1:]:
+        print(f"{b}: {med[b]['wall'] / med[first]['wall']:.2f}x {first}'s wall overhead")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer trials: checks that it works, rough numbers")
@@ -133,10 +170,16 @@ def main() -> int:
         help="the sandbox backend (repeat it to compare: 1. runs for each, 2-4 for the first; default auto)",
     )
     ap.add_argument("--overhead-only", action="store_true", help="only 1. (the per-evaluation overhead)")
+    ap.add_argument(
+        "--per-backend", action="store_true", help="1. and the idle CV of 2. for every --backend, one table"
+    )
     args = ap.parse_args()
     quick = args.quick
     backends = args.backend or ["auto"]
     print(f"afterburner sandbox benchmark ({'quick' if quick else 'full'} run), {os.cpu_count()} CPUs")
+    if args.per_backend:
+        per_backend(backends, quick)
+        return 0
     with Sandbox(SandboxConfig(timeout_s=60, isolation=backends[0]), workers=1) as sb:
         print_overhead(sb, 40 if quick else 200)
         for backend in backends[1:]:
