@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The headline benchmark (docs/benchmarks.md, "Headline results"): the default 0.5B model on CPU over
-# the whole dev suite, three strategies interleaved per task, the same LLM budget for each:
+# a whole suite (SUITE=real: the real-code suite, the README's first table; SUITE=dev: the LeetCode dev
+# suite, the default), three strategies interleaved per task, the same LLM budget for each:
 #   default      3 rounds x 2 candidates, profile + remedy feedback, significant gains only (patience 2)
 #   afterburner  3 rounds x 2 candidates, the paper's <thinking>/<solution> loop, greedy update
 #   baseline     6 samples in one round, no feedback (best of N)
 #
 #   benchmarks/headline.sh            # start, or continue where the last run stopped
+#   SUITE=real benchmarks/headline.sh # the real-code suite, into benchmarks/results/real-headline/
+#   MODEL=Qwen/Qwen2.5-Coder-1.5B-Instruct SUITE=real OUT=benchmarks/results/real-headline-1.5b benchmarks/headline.sh
 #   SHARDS=2 benchmarks/headline.sh   # two processes side by side, each pinned to one core (taskset)
 #
 # The results live in the repository (benchmarks/results/dev-headline/), so a run stopped at the end of
@@ -21,10 +24,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TOKENIZERS_PARALLELISM=false
-OUT="${OUT:-benchmarks/results/dev-headline}"
+SUITE="${SUITE:-dev}"
+OUT="${OUT:-benchmarks/results/$SUITE-headline}"
 SHARDS="${SHARDS:-1}"
-cmd=(python -m afterburner bench benchmarks/suites/dev
-  --strategy default --strategy afterburner --strategy baseline
+cmd=(python -m afterburner bench "benchmarks/suites/$SUITE"
+  --strategy default --strategy afterburner --strategy baseline ${MODEL:+--model "$MODEL"}
   --rounds 3 --candidates 2 --out "$OUT" --resume)
 if [ "$SHARDS" -gt 1 ]; then
   mkdir -p "$OUT"
