@@ -181,6 +181,33 @@ def step_callback() -> Any:
     return StepStats()
 
 
+def train_and_finish(
+    trainer_cls: type,
+    cfg: TrainConfig,
+    output_dir: str,
+    args: Any,
+    dataset: Any,
+    extra: Any,
+    **trainer_kw: Any,
+) -> Path:
+    """Load the policy, build the trl trainer on it (the data, our step callback), train and `finish`.
+
+    `extra`: the summary's own figures, a dict or a function of the trained trainer (figures from its logs)."""
+    model, tokenizer, peft_config = load_policy(cfg)
+    stats = step_callback()
+    trainer = trainer_cls(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[stats],
+        **trainer_kw,
+    )
+    trainer.train()
+    return finish(trainer, tokenizer, cfg, output_dir, stats, extra(trainer) if callable(extra) else extra)
+
+
 def finish(trainer: Any, tokenizer: Any, cfg: TrainConfig, output_dir: str, stats: Any, extra: dict) -> Path:
     """Save the adapter (or model) and tokenizer, the config, a summary with figures, the reward curve."""
     out = Path(output_dir)

@@ -41,18 +41,7 @@ def train_dpo(cfg: TrainConfig, output_dir: str | None = None) -> Path:
     dataset, report = dpo_dataset(cfg)  # check the data before loading anything heavy
     from trl import DPOConfig, DPOTrainer
 
-    from training.common import finish, load_policy, step_callback, trl_kwargs
+    from training.common import train_and_finish, trl_kwargs
 
-    model, tokenizer, peft_config = load_policy(cfg)
     args = DPOConfig(**trl_kwargs(cfg, DPOConfig, out, beta=cfg.dpo_beta, max_length=cfg.max_length))
-    stats = step_callback()
-    trainer = DPOTrainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=[stats],
-    )
-    trainer.train()
-    return finish(trainer, tokenizer, cfg, out, stats, {"kind": "dpo", **report})
+    return train_and_finish(DPOTrainer, cfg, out, args, dataset, {"kind": "dpo", **report})

@@ -80,7 +80,7 @@ def train_grpo(
     `sandbox_factory`: a picklable zero-argument callable returning the sandbox to use (default: one
     `afterburner.sandbox.Sandbox` per process with ``cfg.sandbox`` settings).
     """
-    from training.common import finish, load_policy, step_callback, trl_kwargs
+    from training.common import train_and_finish, trl_kwargs
 
     out = output_dir or cfg.output_dir
     dataset, report = grpo_dataset(cfg, sandbox_factory() if sandbox_factory else None)
@@ -93,7 +93,6 @@ def train_grpo(
         metric="memory" if cfg.goal == "memory" else "time",
         sandbox_factory=sandbox_factory,
     )
-    model, tokenizer, peft_config = load_policy(cfg)
     specific = {
         "num_generations": cfg.num_generations,
         "max_completion_length": cfg.max_completion_length,
@@ -113,19 +112,16 @@ def train_grpo(
         scale = "none" if cfg.advantage == "no_std" else "group"
         args = GRPOConfig(**trl_kwargs(cfg, GRPOConfig, out, scale_rewards=scale, **specific))
         trainer_cls = GRPOTrainer
-    stats = step_callback()
-    trainer = trainer_cls(
-        model=model,
-        reward_funcs=[reward],
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=[stats],
-    )
-    trainer.train()
-    extra = {"kind": "grpo", "advantage": cfg.advantage, **report, **step_figures(trainer.state.log_history)}
-    return finish(trainer, tokenizer, cfg, out, stats, extra)
+
+    def extra(trainer: Any) -> dict:
+        return {
+            "kind": "grpo",
+            "advantage": cfg.advantage,
+            **report,
+            **step_figures(trainer.state.log_history),
+        }
+
+    return train_and_finish(trainer_cls, cfg, out, args, dataset, extra, reward_funcs=[reward])
 
 
 def step_figures(log_history: list[dict]) -> dict:

@@ -45,18 +45,7 @@ def train_sft(cfg: TrainConfig, output_dir: str | None = None) -> Path:
     dataset, report = sft_dataset(cfg)  # check the data before loading anything heavy
     from trl import SFTConfig, SFTTrainer
 
-    from training.common import finish, load_policy, step_callback, trl_kwargs
+    from training.common import train_and_finish, trl_kwargs
 
-    model, tokenizer, peft_config = load_policy(cfg)
     args = SFTConfig(**trl_kwargs(cfg, SFTConfig, out, max_length=cfg.max_length))
-    stats = step_callback()
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=[stats],
-    )
-    trainer.train()
-    return finish(trainer, tokenizer, cfg, out, stats, {"kind": "sft", **report})
+    return train_and_finish(SFTTrainer, cfg, out, args, dataset, {"kind": "sft", **report})
