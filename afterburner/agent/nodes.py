@@ -474,7 +474,7 @@ def _profile_conversation(
     """The prompt with measured feedback on `best_code`: hot lines, remedies, failures, history."""
     task, s, strategy = ctx.task, ctx.settings, ctx.strategy
     profile = _profile(best.get("profile"))
-    remedies = find_remedies(best_code, profile.lines, use_ruff=True) if profile else []
+    remedies = find_remedies(best_code, profile.lines, use_ruff=True, calls=profile.calls) if profile else []
     mem_ratio = _ratio(best.get("peak_memory_bytes"), (baseline or {}).get("peak_memory_bytes"))
     conv = refine_conversation(
         task,

@@ -44,7 +44,6 @@ def measurement_from_dict(d: dict | None) -> Measurement | None:
             return None
         return Stats(**{**s, "samples": tuple(s.get("samples") or ())})
 
-    prof = d.get("profile")
     return Measurement(
         status=Status(d["status"]),
         cpu_time_s=stats(d.get("cpu_time_s")),
@@ -52,11 +51,7 @@ def measurement_from_dict(d: dict | None) -> Measurement | None:
         peak_memory_bytes=d.get("peak_memory_bytes"),
         peak_rss_bytes=d.get("peak_rss_bytes"),
         integral=d.get("integral"),
-        profile=Profile(
-            tuple(prof.get("functions", ())), tuple(prof.get("lines", ())), prof.get("samples", 0)
-        )
-        if prof
-        else None,
+        profile=Profile.from_dict(d.get("profile")),
         instructions=d.get("instructions"),
         failure=Failure(**d["failure"]) if d.get("failure") else None,
         details=d.get("details") or {},

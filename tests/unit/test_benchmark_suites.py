@@ -150,14 +150,21 @@ def _real_kinds() -> tuple[list[dict], list[str]]:
     return metas, [REAL_KINDS.get(m.get("kind"), "?") for m in metas]
 
 
-def test_the_real_suite_has_fifteen_numeric_tasks_in_balanced_halves():
+def test_the_real_suite_has_forty_tasks_fifteen_of_each_kind_in_balanced_halves():
     metas, kinds = _real_kinds()
-    assert kinds.count("numeric") >= 15, kinds.count("numeric")
+    assert len(REAL) >= 40, len(REAL)
     for kind in ("numeric", "pure-python"):
+        assert kinds.count(kind) >= 15, f"{kind}: {kinds.count(kind)} tasks"
         splits = [m["split"] for m, k in zip(metas, kinds, strict=True) if k == kind]
         train, test = splits.count("train"), splits.count("test")
-        assert train and test, f"{kind}: both halves need tasks"
         assert abs(train - test) <= 2, f"{kind}: {train} train against {test} test"
+    halves = [m["split"] for m in metas]
+    assert abs(halves.count("train") - halves.count("test")) <= 2, "the halves differ in size"
+
+
+def test_some_real_targets_are_methods_of_classes():
+    methods = [p.stem for p in REAL if parse_entry_point(load_task_file(p).entry_point)[2]]
+    assert len(methods) >= 3, methods
 
 
 def _config_tasks(config: dict) -> list[Path]:

@@ -263,3 +263,32 @@ def test_two_runs_of_one_task_at_once_do_not_share_a_run(task, tmp_path):
     _, a = run(task, tmp_path, [FAST, SLOWER], candidates=2, rounds=1)
     _, b = run(task, tmp_path, [SLOWER, SLOWER], candidates=2, rounds=1)
     assert a.run_id != b.run_id and a.status == "improved" and b.status == "unchanged"
+
+
+class CalleeProfileSandbox(FakeSandbox):
+    """The profile of `lu_solve(lu, b)` says 40% of its time went to numpy's finite check."""
+
+    def measure(self, task, code, repeats=None, profile=False):
+        from dataclasses import replace
+
+        from afterburner.measurement import Profile
+
+        m = super().measure(task, code, repeats, profile)
+        if not profile:
+            return m
+        inner = "numpy.lib._function_base_impl.asarray_chkfinite"
+        line = {"line": 4, "share": 0.9, "code": "    return lu_solve(lu, b)", "function": "f"}
+        call = {"line": 4, "function": "f", "callee": "lu_solve", "inner": inner, "share": 0.4}
+        return replace(m, profile=Profile((), (line,), 100, (call,)))
+
+
+def test_the_prompt_names_a_remedy_that_only_the_callee_measurement_shows(tmp_path):
+    code = "from scipy.linalg import lu_solve\n\ndef f(lu, b):\n    return lu_solve(lu, b)\n"
+    t = Task(name="solve", entry_point="f", code=code, check_source="def check(c): pass\n")
+    opt = Optimizer(
+        backend="scripted", replies=[fn("# speed: 1")], sandbox=CalleeProfileSandbox(), out_dir=tmp_path,
+        rounds=1, candidates=1,
+    )  # fmt: skip
+    opt.run(t)
+    first = opt._get_backend().calls[0][-1]["content"]
+    assert "check_finite=False" in first and "asarray_chkfinite" in first
