@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import hashlib
 
-__all__ = ["normal_form", "program_hash", "same_program"]
+__all__ = ["defined_names", "normal_form", "program_hash", "same_program"]
 
 
 class _Strip(ast.NodeTransformer):
@@ -74,3 +74,23 @@ def program_hash(code: str) -> str:
     """A short hash of the code's AST (formatting and comments aside, imports and docstrings kept): equal
     only for code that runs alike, so a cache of check results may use it as its key."""
     return hashlib.sha256(_dump(code, strip=False).encode()).hexdigest()[:16]
+
+
+def defined_names(body: list[ast.stmt], imports: bool = False) -> dict[str, ast.stmt]:
+    """The names a block of statements defines (functions, classes, assignments; with `imports`, the
+    names its imports bind), each with the statement that defines it last."""
+    names: dict[str, ast.stmt] = {}
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names[node.name] = node
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    names[t.id] = node
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names[node.target.id] = node
+        elif imports and isinstance(node, ast.Import | ast.ImportFrom):
+            for a in node.names:
+                if a.name != "*":
+                    names[(a.asname or a.name).split(".")[0]] = node
+    return names

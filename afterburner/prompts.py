@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from afterburner.errors import ConfigError
+from afterburner.program import defined_names
 from afterburner.task import Task, parse_entry_point
 
 __all__ = [
@@ -81,18 +82,6 @@ def render_remedy(remedy: Any, code: str) -> str:
 # ---- the target function and what it uses -------------------------------------------------------------
 
 
-def _top_level_names(tree: ast.Module) -> dict[str, ast.stmt]:
-    out: dict[str, ast.stmt] = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            out[node.name] = node
-        elif isinstance(node, ast.Assign):
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    out[t.id] = node
-    return out
-
-
 def _segment(code: str, node: ast.stmt) -> str:
     lines = code.splitlines()
     start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
@@ -110,7 +99,7 @@ def target_source(code: str, entry_point: str) -> tuple[str, str]:
     except SyntaxError:
         return code, ""
     name = parse_entry_point(entry_point)[0]
-    defs = _top_level_names(tree)
+    defs = defined_names(tree.body)
     target = defs.get(name)
     if target is None:
         return code, ""
@@ -156,7 +145,7 @@ def target_signature(code: str, entry_point: str) -> tuple[str, str]:
         return "", ""
     cls, _, method = parse_entry_point(entry_point)
     lines = code.splitlines()
-    node = _top_level_names(tree).get(cls)
+    node = defined_names(tree.body).get(cls)
     headers = []
     if method:
         if not isinstance(node, ast.ClassDef):

@@ -21,7 +21,7 @@ from typing import Any
 from afterburner.errors import AfterburnerError, TaskError
 
 # the problem-set row converter, for reporting one bad row without losing the rest of the set
-from afterburner.task import Task, _detect_kind, _row_to_task, load_problem_set, load_task_file
+from afterburner.task import Task, load_problem_set, load_task_file, task_from_row
 
 __all__ = ["BrokenTask", "Suite", "load_suite", "validate_suite"]
 
@@ -131,7 +131,7 @@ def _load_jsonl(p: Path, limit: int | None, with_solution: bool) -> Suite:
             if "name" in row and "task_id" not in row:
                 tasks.append(Task.from_dict(row, where="task"))
             else:
-                tasks.append(_row_to_task(row, _detect_kind(row), with_solution))
+                tasks.append(task_from_row(row, with_solution=with_solution))
         except json.JSONDecodeError as e:
             broken.append(BrokenTask(where, f"not valid JSON: {e}"))
         except KeyError as e:

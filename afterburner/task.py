@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from afterburner.errors import TaskError
+from afterburner.program import defined_names
 
 __all__ = [
     "Case",
@@ -36,6 +37,7 @@ __all__ = [
     "load_target",
     "load_task_file",
     "parse_entry_point",
+    "task_from_row",
 ]
 
 _ENTRY_RE = re.compile(r"^([A-Za-z_]\w*)(?:(\(\))?\.([A-Za-z_]\w*))?$")
@@ -170,7 +172,7 @@ class Task:
         if task.code:
             tree = _parse(task.code, f"{where}: 'code'")
             name, _, method = parse_entry_point(task.entry_point)
-            if name not in _top_names(tree):
+            if name not in defined_names(tree.body, imports=True):
                 raise TaskError(
                     f"{where}: 'code' does not define {name!r} (entry point {task.entry_point!r}){_listing(tree)}"
                 )
@@ -203,23 +205,8 @@ def _parse(source: str, what: str) -> ast.Module:
         raise TaskError(f"{what}: not Python source ({e})") from None
 
 
-def _top_names(tree: ast.Module) -> set[str]:
-    """The names a module defines at its top level (functions, classes, assignments, imports)."""
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
-    return names
-
-
 def _listing(tree: ast.Module) -> str:
-    names = sorted(n for n in _top_names(tree) if not n.startswith("__"))
+    names = sorted(n for n in defined_names(tree.body, imports=True) if not n.startswith("__"))
     if not names:
         return "; it defines nothing at the top level"
     more = f" and {len(names) - 8} more" if len(names) > 8 else ""
@@ -239,7 +226,7 @@ def _require(source: Any, name: str, signature: str, what: str) -> None:
     if not isinstance(source, str):
         raise TaskError(f"{what} must be Python source defining {signature}, not {source!r}")
     tree = _parse(source, what)
-    if name not in _top_names(tree):
+    if name not in defined_names(tree.body, imports=True):
         raise TaskError(f"{what} does not define {signature}{_listing(tree)}")
 
 
@@ -351,7 +338,7 @@ def load_target(
     code = _read(path_s, "source file")
     name, _, method = parse_entry_point(entry)
     tree = _parse(code, f"source file {path_s!r}")
-    if name not in _top_names(tree):
+    if name not in defined_names(tree.body, imports=True):
         raise TaskError(
             f"source file {path_s!r} does not define {name!r} (entry point {entry!r}){_listing(tree)}"
         )
@@ -411,7 +398,9 @@ def _detect_kind(row: dict) -> str:
     raise TaskError(f"cannot tell which problem set row {row.get('task_id', '?')!r} comes from")
 
 
-def _row_to_task(row: dict, kind: str, with_solution: bool) -> Task:
+def task_from_row(row: dict, kind: str | None = None, with_solution: bool = False) -> Task:
+    """One problem-set row (LeetCodeDataset, HumanEval+ or MBPP+; `kind` detected when not given)."""
+    kind = kind or _detect_kind(row)
     if kind == "leetcode":
         return Task(
             name=row["task_id"],
@@ -470,7 +459,7 @@ def iter_problem_set(
                 continue
             try:
                 row = json.loads(line)
-                yield _row_to_task(row, kind or _detect_kind(row), with_solution)
+                yield task_from_row(row, kind, with_solution)
             except (json.JSONDecodeError, KeyError) as e:
                 raise TaskError(f"problem set {str(p)!r} line {lineno}: {e!r}") from None
             count += 1

@@ -19,6 +19,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
+from afterburner.program import defined_names
 from afterburner.task import parse_entry_point
 
 __all__ = ["Extraction", "extract_code", "merge_into_module"]
@@ -133,11 +134,11 @@ def _defines(code: str, entry_point: str | None) -> int:
     if entry_point is None:
         return 2
     name, _, method = parse_entry_point(entry_point)
-    top = _named(tree.body)
+    top = defined_names(tree.body)
     if method is None:
         return 2 if name in top else 0
     node = top.get(name)
-    if isinstance(node, ast.ClassDef) and method in _named(node.body):
+    if isinstance(node, ast.ClassDef) and method in defined_names(node.body):
         return 2
     return 1 if isinstance(top.get(method), ast.FunctionDef | ast.AsyncFunctionDef) else 0
 
@@ -162,20 +163,6 @@ def _parse_error(block: _Block) -> str:
     return ""
 
 
-def _named(body: list[ast.stmt]) -> dict[str, ast.stmt]:
-    names: dict[str, ast.stmt] = {}
-    for node in body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names[node.name] = node
-        elif isinstance(node, ast.Assign):
-            for t in node.targets:
-                if isinstance(t, ast.Name):
-                    names[t.id] = node
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names[node.target.id] = node
-    return names
-
-
 # ---------------------------------------------------------------- merging back into the module
 
 
@@ -195,7 +182,7 @@ def merge_into_module(original_source: str, new_code: str, entry_point: str) -> 
         orig_lines[-1] += "\n"
     new_lines = new_code.splitlines(keepends=True)
     name, _, method = parse_entry_point(entry_point)
-    orig_top = _named(orig_tree.body)
+    orig_top = defined_names(orig_tree.body)
     existing_imports = {ast.unparse(n) for n in orig_tree.body if isinstance(n, ast.Import | ast.ImportFrom)}
 
     edits: list[tuple[int, int, list[str]]] = []  # (start, end) 0-based half-open line ranges
@@ -210,7 +197,7 @@ def merge_into_module(original_source: str, new_code: str, entry_point: str) -> 
                 )
                 target.append(_segment(new_lines, node))
             continue
-        names = list(_named([node]))
+        names = list(defined_names([node]))
         if not names:
             continue  # expressions, demo code, `if __name__ == "__main__":`
         old = orig_top.get(names[0])
@@ -220,12 +207,12 @@ def merge_into_module(original_source: str, new_code: str, entry_point: str) -> 
             else:
                 helpers.append(_segment(new_lines, node))
         elif isinstance(node, ast.ClassDef) and isinstance(old, ast.ClassDef):
-            new_members = set(_named(node.body))
-            old_methods = {n for n, v in _named(old.body).items() if isinstance(v, ast.FunctionDef)}
+            new_members = set(defined_names(node.body))
+            old_methods = {n for n, v in defined_names(old.body).items() if isinstance(v, ast.FunctionDef)}
             if old_methods <= new_members:
                 edits.append((_start(old), old.end_lineno, [_segment(new_lines, node)]))
             else:
-                members = [m for m in node.body if _named([m])]
+                members = [m for m in node.body if defined_names([m])]
                 edits += _replace_members(orig_lines, old, new_lines, members)
         else:
             edits.append((_start(old), old.end_lineno, [_segment(new_lines, node)]))
@@ -253,11 +240,11 @@ def _replace_members(
 ) -> list[tuple[int, int, list[str]]]:
     """Edits that put `members` (from the new code) into the original class `cls`."""
     indent = " " * (cls.body[0].col_offset if cls.body else cls.col_offset + 4)
-    old = _named(cls.body)
+    old = defined_names(cls.body)
     edits = []
     for member in members:
         text = textwrap.indent(textwrap.dedent(_segment(new_lines, member)), indent)
-        target = old.get(next(iter(_named([member]))))
+        target = old.get(next(iter(defined_names([member]))))
         if target is not None:
             edits.append((_start(target), target.end_lineno, [text]))
         else:
