@@ -10,20 +10,18 @@ from callgrind's output file, which the sandbox user could in principle overwrit
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import pickle
 import re
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import warnings
 from typing import Any
 
 from afterburner.sandbox.pool import WORKER, _bwrap_prefix, _env, _is_root, _make_hostdir, isolation_mode
-from afterburner.sandbox.protocol import pack_msg
+from afterburner.sandbox.protocol import pack_msg, unpack_msg
 
 _TOTAL = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.M)
 
@@ -115,12 +113,10 @@ def _one_run(sb: Any, task: Any, code: str, blobs: list[bytes], valgrind: str) -
         with contextlib.suppress(OSError):
             os.killpg(proc.pid, signal.SIGKILL)
         try:
-            (n,) = struct.unpack_from("<I", out, 0)
-            header = json.loads(out[4 : 4 + n])
+            header, _, end = unpack_msg(out)
             if header.get("ready") == 1:  # the harness's first message, before the candidate's code
-                (m,) = struct.unpack_from("<I", out, 4 + n)
-                header = json.loads(out[8 + n : 8 + n + m])
-        except (struct.error, ValueError, AttributeError):
+                header, _, _ = unpack_msg(out, end)
+        except ValueError:
             return None
         if header.get("status") != "ok":
             return None

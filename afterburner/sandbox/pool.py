@@ -24,7 +24,7 @@ from pathlib import Path
 from afterburner.errors import SandboxError
 from afterburner.sandbox import fallback, fstree
 from afterburner.sandbox.config import SandboxConfig
-from afterburner.sandbox.protocol import loads, pack_msg
+from afterburner.sandbox.protocol import pack_msg, read_msg
 
 WORKER = Path(__file__).with_name("worker.py")
 _PROBE: dict[str, str] = {}  # isolation mode found by the one probe per process
@@ -295,18 +295,12 @@ class Worker:
         return b"".join(chunks)
 
     def _read(self, timeout: float) -> tuple[dict, list[bytes]]:
-        import struct
-
         deadline = time.monotonic() + timeout
-        (n,) = struct.unpack("<I", self._read_exact(4, deadline))
         try:
-            header = loads(self._read_exact(n, deadline))
-            sizes = [int(x) for x in header.pop("blob_sizes", ())]
-        except (ValueError, TypeError, AttributeError, RecursionError):
+            return read_msg(lambda n: self._read_exact(n, deadline))
+        except (ValueError, TypeError, RecursionError):
             self.close()
             raise WorkerDied("the sandbox worker sent an unreadable message") from None
-        blobs = [self._read_exact(s, deadline) for s in sizes]
-        return header, blobs
 
     def run(self, job: dict, blobs: list[tuple[str, bytes]]) -> tuple[dict, list[bytes]]:
         """Run one job in a fresh child; `blobs` are (key, bytes) inputs the worker caches by key."""

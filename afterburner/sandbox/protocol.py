@@ -11,6 +11,7 @@ import json
 import os
 import re
 import struct
+from collections.abc import Callable
 
 _HDR = struct.Struct("<I")
 MAX_DEPTH = 256  # the codec stops at 64 levels of data (at most 3 JSON levels each) plus the envelope
@@ -57,12 +58,48 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def read_msg(fd: int) -> tuple[dict, list[bytes]]:
-    """One message: u32 header length, JSON header, then ``header["blob_sizes"]`` raw blobs."""
-    (n,) = _HDR.unpack(read_exact(fd, _HDR.size))
-    header = loads(read_exact(fd, n))
-    blobs = [read_exact(fd, size) for size in header.get("blob_sizes", ())]
-    return header, blobs
+def _header(body: bytes) -> dict:
+    header = loads(body)
+    if not isinstance(header, dict):
+        raise ValueError("the message header is not an object")
+    return header
+
+
+def _sizes(header: dict) -> list[int]:
+    sizes = header.pop("blob_sizes", [])
+    if not isinstance(sizes, list) or not all(type(x) is int and x >= 0 for x in sizes):
+        raise ValueError("the message's blob sizes are not counts")
+    return sizes
+
+
+def read_msg(source: int | Callable[[int], bytes]) -> tuple[dict, list[bytes]]:
+    """One message: u32 header length, JSON header, then ``header["blob_sizes"]`` raw blobs (the
+    returned header no longer holds them). `source`: a file descriptor, or a function that returns
+    exactly n bytes (with the caller's deadline). ValueError if the message is malformed."""
+    read = source if callable(source) else (lambda n: read_exact(source, n))
+    (n,) = _HDR.unpack(read(_HDR.size))
+    header = _header(read(n))
+    return header, [read(size) for size in _sizes(header)]
+
+
+def unpack_msg(data: bytes, pos: int = 0) -> tuple[dict, list[bytes], int]:
+    """The message at `pos` of a buffer: (header, blobs, the offset just after it). ValueError if it is
+    malformed or torn."""
+    try:
+        (n,) = _HDR.unpack_from(data, pos)
+    except struct.error:
+        raise ValueError("torn message") from None
+    at = pos + _HDR.size + n
+    if at > len(data):
+        raise ValueError("torn message")
+    header = _header(data[pos + _HDR.size : at])
+    blobs = []
+    for size in _sizes(header):
+        if at + size > len(data):
+            raise ValueError("torn message")
+        blobs.append(data[at : at + size])
+        at += size
+    return header, blobs, at
 
 
 def pack_msg(header: dict, blobs: list[bytes] = ()) -> bytes:

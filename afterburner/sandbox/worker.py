@@ -40,13 +40,13 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 import fstree  # noqa: E402
 import harness  # noqa: E402
-from protocol import _HDR, loads, pack_msg, read_msg, write_all  # noqa: E402
+from protocol import pack_msg, read_msg, unpack_msg, write_all  # noqa: E402
 
 sys.path.pop(0)
 for _name in ("codec", "protocol", "harness", "fstree", "seccomp"):
     sys.modules.pop(_name, None)
 
-READY_KEYS = {"ready", "rss", "seccomp", "blob_sizes"}
+READY_KEYS = {"ready", "rss", "seccomp"}
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
@@ -79,17 +79,6 @@ HEAVY_ROOTS = ("numpy", "scipy", "pandas")
 _IMPORT_RE = re.compile(r"^[ \t]*import[ \t]+([\w. \t,]+?)[ \t]*(?:#.*)?$", re.M)
 _FROM_RE = re.compile(r"^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]+\(?([\w \t,]+)", re.M)
 _MODULE_RE = re.compile(r"^(?:numpy|scipy|pandas)(?:\.[A-Za-z_]\w*){0,4}$")
-
-
-def _parse(data: bytes, pos: int) -> tuple[dict, int]:
-    """The JSON header of the message at `pos` and the offset just after it (ValueError if malformed)."""
-    (n,) = _HDR.unpack_from(data, pos)
-    if pos + 4 + n > len(data):
-        raise ValueError("torn message")
-    header = loads(data[pos + 4 : pos + 4 + n])
-    if not isinstance(header, dict):
-        raise ValueError("not an object")
-    return header, pos + 4 + n
 
 
 def heavy_imports(source: str) -> list[str]:
@@ -314,9 +303,9 @@ class Manager:
 
     def _result(self, data: bytes, info: dict, verdict: str | None, job: dict) -> tuple[dict, list[bytes]]:
         rss_ready, trusted, pos = None, {}, 0
-        with contextlib.suppress(ValueError, struct.error):
-            first, end = _parse(data, 0)
-            if first.get("ready") == 1 and not first.get("blob_sizes") and set(first) <= READY_KEYS:
+        with contextlib.suppress(ValueError):
+            first, first_blobs, end = unpack_msg(data, 0)
+            if first.get("ready") == 1 and not first_blobs and set(first) <= READY_KEYS:
                 # written by the harness before any candidate code ran: the only message it could not forge
                 pos = end
                 if type(first.get("rss")) is int:
@@ -325,13 +314,10 @@ class Manager:
         header, rblobs = None, []
         if verdict is None and pos < len(data):
             try:
-                header, at = _parse(data, pos)
-                for size in header.get("blob_sizes", ()):
-                    rblobs.append(data[at : at + int(size)])
-                    at += int(size)
+                header, rblobs, _ = unpack_msg(data, pos)
                 if "status" not in header:
                     raise ValueError
-            except (ValueError, TypeError, struct.error, UnicodeDecodeError, RecursionError):
+            except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
                 header, rblobs = (
                     {
                         "status": "runtime_error",
@@ -343,7 +329,6 @@ class Manager:
             header = {"status": verdict}
         elif header is None:
             header = self._classify_silent_death(info, job)
-        header.pop("blob_sizes", None)
         for k in ("cpu", "wall", "maxrss", "rss_ready", "rss_mean", "signal", "exit_code", "unclean"):
             header.pop(k, None)  # the parent's side only: never a figure the child wrote
         header.update(info, **trusted)
