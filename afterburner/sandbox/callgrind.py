@@ -18,15 +18,19 @@ import signal
 import subprocess
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING
 
-from afterburner.sandbox.pool import WORKER, _bwrap_prefix, _env, _is_root, _make_hostdir, isolation_mode
+from afterburner.sandbox.pool import WORKER, bwrap_prefix, is_root, isolation_mode, make_hostdir, sandbox_env
 from afterburner.sandbox.protocol import pack_msg, unpack_msg
+
+if TYPE_CHECKING:
+    from afterburner.sandbox.jobs import JobRunner
+    from afterburner.task import Task
 
 _TOTAL = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.M)
 
 
-def count_instructions(sb: Any, task: Any, code: str, groups: list) -> int | None:
+def count_instructions(runner: JobRunner, task: Task, code: str, groups: list) -> int | None:
     """Ir of the workload (with inputs) minus Ir of the same run without inputs; None if unavailable."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -34,7 +38,7 @@ def count_instructions(sb: Any, task: Any, code: str, groups: list) -> int | Non
             "instruction counts need valgrind (not found): install valgrind", RuntimeWarning, stacklevel=3
         )
         return None
-    if isolation_mode(sb.config) == "docker":  # a run here would leave the container for the bare host
+    if isolation_mode(runner.config) == "docker":  # a run here would leave the container for the bare host
         warnings.warn(
             "instruction counts are not available with the docker sandbox (no valgrind in the image): "
             "use --sandbox bwrap for --instructions",
@@ -42,24 +46,24 @@ def count_instructions(sb: Any, task: Any, code: str, groups: list) -> int | Non
             stacklevel=3,
         )
         return None
-    total = _one_run(sb, task, code, [g.blob for g in groups], valgrind)
-    base = _one_run(sb, task, code, [pickle.dumps([])], valgrind)
+    total = _one_run(runner, task, code, [g.blob for g in groups], valgrind)
+    base = _one_run(runner, task, code, [pickle.dumps([])], valgrind)
     if total is None or base is None:
         return None
     return max(0, total - base)
 
 
-def _one_run(sb: Any, task: Any, code: str, blobs: list[bytes], valgrind: str) -> int | None:
-    cfg = sb.config
+def _one_run(runner: JobRunner, task: Task, code: str, blobs: list[bytes], valgrind: str) -> int | None:
+    cfg = runner.config
     wall = min(1800.0, max(120.0, 100 * cfg.timeout_s))
-    job = sb._job("call", task, code, outputs=False)
+    job = runner.job("call", task, code, outputs=False)
     job["wall_s"] = wall
     job["limits"] = dict(job["limits"], cpu_s=int(wall) + 1, as_bytes=None)
-    hostdir = _make_hostdir(cfg)
-    ids = ["--uid", str(cfg.sandbox_uid), "--gid", str(cfg.sandbox_uid)] if _is_root() else []
+    hostdir = make_hostdir(cfg)
+    ids = ["--uid", str(cfg.sandbox_uid), "--gid", str(cfg.sandbox_uid)] if is_root() else []
     if isolation_mode(cfg) == "bwrap":
         out_file, work, tmp = "/tmp/callgrind.out", "/tmp/work", "/tmp"
-        prefix = _bwrap_prefix(hostdir)
+        prefix = bwrap_prefix(hostdir)
     else:
         out_file, work, tmp = os.path.join(hostdir, "callgrind.out"), os.path.join(hostdir, "work"), hostdir
         prefix = []
@@ -81,7 +85,7 @@ def _one_run(sb: Any, task: Any, code: str, blobs: list[bytes], valgrind: str) -
         "--oneshot",
         "1",
     ]
-    env = _env(work)
+    env = sandbox_env(work)
     env["PYTHONHASHSEED"] = "0"
     # valgrind starts before the worker drops its uid: its own temp files go to a dir it owns
     os.makedirs(os.path.join(hostdir, "vg"), mode=0o700)
@@ -91,7 +95,7 @@ def _one_run(sb: Any, task: Any, code: str, blobs: list[bytes], valgrind: str) -
     with open(out_host, "wb"):
         pass
     os.chmod(out_host, 0o666)
-    if _is_root():
+    if is_root():
         os.chown(out_host, cfg.sandbox_uid, cfg.sandbox_uid)
     env["TMPDIR"] = os.path.join(tmp, "vg")
     try:

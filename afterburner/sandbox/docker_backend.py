@@ -46,7 +46,7 @@ from typing import Any
 
 from afterburner.errors import SandboxError
 from afterburner.sandbox.config import SandboxConfig
-from afterburner.sandbox.pool import WORKER, Worker, WorkerDied, _env, _is_root, _make_hostdir
+from afterburner.sandbox.pool import WORKER, Worker, WorkerDied, is_root, make_hostdir, sandbox_env
 
 DOCKER_DIR = Path(__file__).with_name("docker")
 IMAGE_REPO = "afterburner-sandbox"
@@ -176,7 +176,7 @@ def _build_base(c: Any, progress: Callable[[str], None]) -> str:
         raise SandboxError(
             "building the docker sandbox image needs debootstrap: apt-get install debootstrap (as root)"
         )
-    if not _is_root():
+    if not is_root():
         raise SandboxError(
             "building the docker sandbox image needs root (debootstrap makes a root filesystem)"
         )
@@ -253,7 +253,7 @@ def _smoke(c: Any, tag: str) -> str:
             read_only=True,
             network_mode="none",
             cap_drop=["ALL"],
-            environment=_env("/tmp"),
+            environment=sandbox_env("/tmp"),
             remove=True,
             stderr=True,
         )
@@ -368,7 +368,7 @@ class DockerWorker(Worker):
         c = client()
         tag = ensure_image(c)
         _sweep_stale(c)
-        self.hostdir = _make_hostdir(cfg)  # named like the other backends', so a crashed run's is swept
+        self.hostdir = make_hostdir(cfg)  # named like the other backends', so a crashed run's is swept
         try:
             self._start(c, tag)
             hello, _ = self.request({"op": "ping"}, [], timeout=30)
@@ -391,7 +391,7 @@ class DockerWorker(Worker):
         fifo_in, fifo_out = os.path.join(ctl, "in"), os.path.join(ctl, "out")
         for f in (fifo_in, fifo_out):
             os.mkfifo(f, 0o600)
-            if _is_root():
+            if is_root():
                 os.chown(f, uid, uid)
             else:
                 os.chmod(f, 0o666)  # unlinked before any candidate code runs
@@ -425,7 +425,7 @@ class DockerWorker(Worker):
                     "/dev/shm": f"{tmpfs_opts},size={min(tmp_size, 64 << 20)}",
                 },
                 volumes=binds,
-                environment=_env(WORKDIR),
+                environment=sandbox_env(WORKDIR),
                 hostname="sandbox",
                 labels={LABEL: "worker", f"{LABEL}.owner": _owner_id(os.getpid())},
                 log_config=docker.types.LogConfig(type="json-file", config={"max-size": "1m"}),

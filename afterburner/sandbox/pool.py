@@ -35,7 +35,7 @@ class WorkerDied(Exception):
     """The worker process is gone (EOF on its pipe) or stopped answering."""
 
 
-def _is_root() -> bool:
+def is_root() -> bool:
     return os.geteuid() == 0
 
 
@@ -49,7 +49,7 @@ def needed_paths(extra: tuple[str, ...] = ()) -> list[str]:
     return [p for p in dict.fromkeys(os.path.realpath(x) for x in paths) if os.path.exists(p)]
 
 
-def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = (), tmpfs_bytes: int | None = None) -> list[str]:
+def bwrap_prefix(hostdir: str, extra: tuple[str, ...] = (), tmpfs_bytes: int | None = None) -> list[str]:
     """bwrap's arguments; with `tmpfs_bytes`, /tmp is a fresh tmpfs of that size (a warm worker: fast to
     wipe, gone with the sandbox), else the host directory `hostdir` (callgrind reads its output there)."""
     bwrap = shutil.which("bwrap")
@@ -80,7 +80,7 @@ def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = (), tmpfs_bytes: int | 
                 made.add(d)
                 args += ["--perms", "0755", "--dir", d]
         args += ["--ro-bind", p, p]
-    if _is_root():  # no user namespace: the worker drops to the sandbox uid itself (real host uid)
+    if is_root():  # no user namespace: the worker drops to the sandbox uid itself (real host uid)
         args += [
             "--unshare-ipc",
             "--unshare-pid",
@@ -101,7 +101,7 @@ def _bwrap_prefix(hostdir: str, extra: tuple[str, ...] = (), tmpfs_bytes: int | 
     return args
 
 
-def _env(home: str) -> dict[str, str]:
+def sandbox_env(home: str) -> dict[str, str]:
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -146,7 +146,7 @@ def sweep_stale_dirs(root: str | None = None) -> list[str]:
             continue  # its owner is alive
         path = os.path.join(root, name)
         try:
-            if os.lstat(path).st_uid != os.geteuid() and not _is_root():
+            if os.lstat(path).st_uid != os.geteuid() and not is_root():
                 continue
         except OSError:
             continue
@@ -155,7 +155,7 @@ def sweep_stale_dirs(root: str | None = None) -> list[str]:
     return removed
 
 
-def _make_hostdir(cfg: SandboxConfig) -> str:
+def make_hostdir(cfg: SandboxConfig) -> str:
     tmp = tempfile.gettempdir()
     if tmp not in _SWEPT:  # once per process: what crashed runs left behind
         _SWEPT.add(tmp)
@@ -165,7 +165,7 @@ def _make_hostdir(cfg: SandboxConfig) -> str:
     os.makedirs(os.path.join(hostdir, "work"))
     for p in (hostdir, os.path.join(hostdir, "work")):
         os.chmod(p, 0o711)  # bwrap (root without capabilities) must be able to enter it
-        if _is_root():
+        if is_root():
             os.chown(p, cfg.sandbox_uid, cfg.sandbox_uid)
     return hostdir
 
@@ -176,11 +176,14 @@ def isolation_mode(cfg: SandboxConfig) -> str:
         return cfg.isolation
     with _PROBE_LOCK:
         if "mode" not in _PROBE:
-            hostdir = _make_hostdir(cfg)
+            hostdir = make_hostdir(cfg)
             why = ""
             try:
                 r = subprocess.run(
-                    [*_bwrap_prefix(hostdir), "true"], capture_output=True, timeout=30, env=_env("/tmp/work")
+                    [*bwrap_prefix(hostdir), "true"],
+                    capture_output=True,
+                    timeout=30,
+                    env=sandbox_env("/tmp/work"),
                 )
                 ok = r.returncode == 0
                 why = r.stderr.decode(errors="replace").strip()[:300]
@@ -195,7 +198,7 @@ def isolation_mode(cfg: SandboxConfig) -> str:
                     "as root, the fallback gives it its own mount, network and IPC namespaces, hides /home, "
                     "/root and /tmp, and a seccomp filter; other host files stay readable and the pid "
                     "namespace is shared"
-                    if _is_root()
+                    if is_root()
                     else "it runs with resource limits and a seccomp filter only: NO private filesystem, NO "
                     "network isolation, NO private process namespace"
                 )
@@ -215,13 +218,13 @@ class Worker:
 
     def __init__(self, cfg: SandboxConfig, mode: str, cpu: int | None) -> None:
         self.cfg, self.mode, self.cpu = cfg, mode, cpu
-        self.hostdir = _make_hostdir(cfg)
+        self.hostdir = make_hostdir(cfg)
         self.sent: set[str] = set()
         py = [sys.executable, "-s", "-P", str(WORKER)]
-        ids = ["--uid", str(cfg.sandbox_uid), "--gid", str(cfg.sandbox_uid)] if _is_root() else []
+        ids = ["--uid", str(cfg.sandbox_uid), "--gid", str(cfg.sandbox_uid)] if is_root() else []
         if mode == "bwrap":
             cmd = [
-                *_bwrap_prefix(self.hostdir, cfg.readonly_paths, max(256 << 20, 4 * cfg.file_size_bytes)),
+                *bwrap_prefix(self.hostdir, cfg.readonly_paths, max(256 << 20, 4 * cfg.file_size_bytes)),
                 *py,
                 *ids,
                 "--work",
@@ -236,7 +239,7 @@ class Worker:
             home = os.path.join(self.hostdir, "work")
             cmd = [*py, *ids, "--work", home, "--tmp", self.hostdir, "--ns", "0"]
 
-        fallback_as_root = mode == "none" and _is_root()
+        fallback_as_root = mode == "none" and is_root()
         ro = needed_paths(cfg.readonly_paths)
 
         def pre() -> None:
@@ -251,7 +254,7 @@ class Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=_env(home),
+            env=sandbox_env(home),
             start_new_session=True,
             preexec_fn=pre,
             close_fds=True,

@@ -14,12 +14,15 @@ from __future__ import annotations
 import hashlib
 import pickle
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from afterburner.errors import TaskError
 from afterburner.sandbox import codec
 from afterburner.sandbox.verdict import has_unsupported, one_line, short
 from afterburner.task import Task, parse_entry_point
+
+if TYPE_CHECKING:
+    from afterburner.sandbox.jobs import JobRunner
 
 LIMIT = 300
 
@@ -85,9 +88,9 @@ def times_direct(prep: Prepared) -> bool:
     )
 
 
-def prepare_task(sb: Any, task: Task) -> Prepared:
+def prepare_task(runner: JobRunner, task: Task) -> Prepared:
     oracle = task.code or task.reference or ""
-    workload = build_workload(sb, task)
+    workload = build_workload(runner, task)
     plain = [c for c in task.cases]
     cases = Group(
         pickle.dumps([(tuple(c.args), dict(c.kwargs)) for c in plain]),
@@ -98,13 +101,13 @@ def prepare_task(sb: Any, task: Task) -> Prepared:
     prep = Prepared(workload, cases, recorded, expected, None, None, None)
     if task.check_source is not None:
         if oracle:
-            job = sb._job(
+            job = runner.job(
                 "record",
                 task,
                 oracle,
                 check_parts=[["<prelude>", task.prelude], ["<tests>", task.check_source]],
             )
-            res, blobs = sb._run(job, [])
+            res, blobs = runner.run(job, [])
             if res["status"] == "ok" and blobs:
                 outs = res["outputs"]
                 if any(has_unsupported(o) for o in outs):
@@ -131,8 +134,8 @@ def prepare_task(sb: Any, task: Task) -> Prepared:
                 f"task {task.name!r}: test cases without 'expected' (or a workload) need the "
                 "original code or a reference solution as the oracle"
             )
-        job = sb._job("call", task, oracle, digest_count=len(workload))
-        res, _ = sb._run(job, [workload, cases])
+        job = runner.job("call", task, oracle, digest_count=len(workload))
+        res, _ = runner.run(job, [workload, cases])
         if res["status"] != "ok":
             raise TaskError(
                 f"task {task.name!r}: the original code fails on its own inputs "
@@ -146,20 +149,20 @@ def prepare_task(sb: Any, task: Task) -> Prepared:
     return prep
 
 
-def build_workload(sb: Any, task: Task) -> Group:
+def build_workload(runner: JobRunner, task: Task) -> Group:
     if task.workload_inputs:
         ins = [(tuple(c.args), dict(c.kwargs)) for c in task.workload_inputs]
         return Group(pickle.dumps(ins), [codec.short_repr(i, LIMIT) for i in ins])
     if task.workload_source and task.sizes:
-        calls = [[int(n), sb.config.seed] for n in task.sizes]
-        job = sb._job(
+        calls = [[int(n), runner.config.seed] for n in task.sizes]
+        job = runner.job(
             "generate",
             task,
             None,
             calls=calls,
             parts=[["<prelude>", task.prelude], ["<workload>", task.workload_source]],
         )
-        res, blobs = sb._run(job, [])
+        res, blobs = runner.run(job, [])
         if res["status"] != "ok" or not blobs:
             raise TaskError(
                 f"task {task.name!r}: the workload's generate(n, seed) failed "

@@ -16,20 +16,16 @@ from typing import Any
 from afterburner.measurement import Comparison, Measurement, compare_samples
 from afterburner.sandbox import codec
 from afterburner.sandbox.config import SandboxConfig
-from afterburner.sandbox.pool import Worker, WorkerDied, WorkerPool
+from afterburner.sandbox.jobs import JobRunner
+from afterburner.sandbox.pool import Worker, WorkerPool
 from afterburner.sandbox.prepare import (
     LIMIT,
-    Group,
     Prepared,
-    check_parts,
-    code_parts,
-    entry_of,
     prepare_task,
-    times_direct,
 )
 from afterburner.sandbox.result import CheckResult, Failure, Status
 from afterburner.sandbox.timing import Timed
-from afterburner.sandbox.verdict import clean_memory, failed_status, failure_of, sanitize, short
+from afterburner.sandbox.verdict import clean_memory, failed_status, failure_of, short
 from afterburner.task import Task
 
 MAX_TASKS = 256  # prepared tasks (inputs, oracle outputs) kept per Sandbox
@@ -41,6 +37,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None, workers: int | None = None) -> None:
         self.config = config or SandboxConfig()
         self.pool = WorkerPool(self.config, workers)
+        self.runner = JobRunner(self.config, self.pool)
         self._prepared: OrderedDict[str, Prepared] = OrderedDict()  # LRU of the tasks seen
         self._locks: dict[str, threading.Lock] = {}
         self._fps: dict[int, tuple[Task, str]] = {}  # id(task) -> (task, fingerprint)
@@ -59,34 +56,6 @@ class Sandbox:
 
     def close(self) -> None:
         self.pool.close()
-
-    # ------------------------------------------------------------ running jobs
-    def _job(self, kind: str, task: Task, code: str | None, **extra: Any) -> dict:
-        job = {
-            "kind": kind,
-            "entry": entry_of(task),
-            "wall_s": self.config.timeout_s,
-            "limits": self.config.limits(),
-            "output_cap": self.config.output_cap_bytes,
-        }
-        if code is not None:
-            job["parts"] = code_parts(task, code)
-        job.update(extra)
-        return job
-
-    def _run(self, job: dict, groups: list[Group], worker: Worker | None = None) -> tuple[dict, list[bytes]]:
-        blobs = [(g.key, g.blob) for g in groups]
-        try:
-            if worker is not None:
-                return sanitize(*worker.run(job, blobs))
-            with self.pool.acquire() as w:
-                return sanitize(*w.run(job, blobs))
-        except WorkerDied as e:
-            return {
-                "status": "sandbox_error",
-                "error": f"the candidate killed the sandbox worker or it stopped answering ({e}); "
-                "the worker was replaced",
-            }, []
 
     # ------------------------------------------------------------ task preparation (trusted code)
     def _fingerprint(self, task: Task) -> str:
@@ -113,23 +82,13 @@ class Sandbox:
             with self._lock:
                 prep = self._prepared.get(fp)
             if prep is None:
-                prep = prepare_task(self, task)
+                prep = prepare_task(self.runner, task)
                 with self._lock:
                     self._prepared[fp] = prep
                     while len(self._prepared) > MAX_TASKS:
                         old, _ = self._prepared.popitem(last=False)
                         self._locks.pop(old, None)
             return prep
-
-    def _timing_groups(self, prep: Prepared) -> list[Group]:
-        return [prep.cases, prep.recorded] if prep.workload_is_tests else [prep.workload]
-
-    def _timing_job(self, task: Task, prep: Prepared, code: str, **extra: Any) -> dict:
-        """The job of a timed (or traced) run: the entry point over the workload's inputs; for a task
-        whose only tests are a check(candidate) that could not be recorded, that check run directly."""
-        if times_direct(prep):
-            return self._job("direct", task, code, check_parts=check_parts(task), **extra)
-        return self._job("call", task, code, outputs=False, **extra)
 
     # ------------------------------------------------------------ check
     def check(self, task: Task, code: str | None = None) -> CheckResult:
@@ -140,7 +99,7 @@ class Sandbox:
         reprs = [r for g in groups for r in g.reprs]
         nw, nc = len(prep.workload), len(prep.cases)
         digest_n = nw if not prep.workload_is_tests else nc + len(prep.recorded)
-        res, _ = self._run(self._job("call", task, code, digest_count=digest_n), groups)
+        res, _ = self.runner.run(self.runner.job("call", task, code, digest_count=digest_n), groups)
         base = {
             "wall_time_s": res.get("wall", 0.0),
             "cpu_time_s": res.get("cpu", 0.0),
@@ -230,7 +189,7 @@ class Sandbox:
 
     def _replay(self, task: Task, prep: Prepared, rec: list) -> tuple[Status, Failure | None] | None:
         """check() run without the candidate, fed its recorded answers. None: the calls diverged."""
-        job = self._job(
+        job = self.runner.job(
             "replay",
             task,
             None,
@@ -238,7 +197,7 @@ class Sandbox:
             args_digests=prep.args_digests,
             check_parts=[["<prelude>", task.prelude], ["<tests>", task.check_source]],
         )
-        res, _ = self._run(job, [])
+        res, _ = self.runner.run(job, [])
         st = res["status"]
         if st == "ok":
             return Status.PASSED, None
@@ -256,10 +215,10 @@ class Sandbox:
         return failed_status(res), failure_of(res)
 
     def _direct(self, task: Task, code: str, n: int, done: int, details: dict, base: dict) -> CheckResult:
-        job = self._job(
+        job = self.runner.job(
             "direct", task, code, check_parts=[["<prelude>", task.prelude], ["<tests>", task.check_source]]
         )
-        res, _ = self._run(job, [])
+        res, _ = self.runner.run(job, [])
         st = res["status"]
         if st == "ok":
             return CheckResult(Status.PASSED, None, n, n, details=details, **base)
@@ -291,7 +250,7 @@ class Sandbox:
         if not chk.passed:
             return Measurement(chk.status, failure=chk.failure, details={"check": chk.to_dict()})
         prep = self._prepare(task)
-        timed = Timed(self, task, prep, code, chk.details["digest"])
+        timed = Timed(self.runner, task, prep, code, chk.details["digest"])
         with self.pool.acquire() as w:
             timed.run(w)  # warm-up (discarded)
             n = 0
@@ -323,7 +282,7 @@ class Sandbox:
         of all runs, the integral is (mean sampled traced memory) x (median untraced CPU time of a run).
         Peak: the largest of the runs; profile counts: summed.
         """
-        job = self._timing_job(task, prep, code, memory=True, interval=self.config.profile_interval_s)
+        job = self.runner.timing_job(task, prep, code, memory=True, interval=self.config.profile_interval_s)
         want = 100 if profile else 20
         runs: list[dict] = []
         while not runs or (
@@ -331,7 +290,7 @@ class Sandbox:
             and sum(r["memory_cpu"] for r in runs) < 1.0
             and len(runs) < (200 if profile else 40)
         ):
-            res, _ = self._run(job, self._timing_groups(prep), w)
+            res, _ = self.runner.run(job, self.runner.timing_groups(prep), w)
             clean = clean_memory(res) if res["status"] == "ok" else None
             if clean is None:
                 break
@@ -366,7 +325,7 @@ class Sandbox:
     def _instructions(self, task: Task, code: str) -> int | None:
         from afterburner.sandbox.callgrind import count_instructions
 
-        return count_instructions(self, task, code, self._timing_groups(self._prepare(task)))
+        return count_instructions(self.runner, task, code, self.runner.timing_groups(self._prepare(task)))
 
     def compare(
         self, task: Task, code_a: str, code_b: str, repeats: int | None = None, min_gain: float = 0.05
@@ -378,8 +337,8 @@ class Sandbox:
             ma = Measurement(ca.status, failure=ca.failure, details={"check": ca.to_dict()})
             mb = Measurement(cb.status, failure=cb.failure, details={"check": cb.to_dict()})
             return compare_samples(ma, mb, min_gain)
-        ta = Timed(self, task, prep, code_a, ca.details["digest"])
-        tb = Timed(self, task, prep, code_b, cb.details["digest"])
+        ta = Timed(self.runner, task, prep, code_a, ca.details["digest"])
+        tb = Timed(self.runner, task, prep, code_b, cb.details["digest"])
         with self.pool.acquire() as w:
             ta.run(w)
             tb.run(w)

@@ -11,18 +11,18 @@ from afterburner.sandbox.result import CheckResult, Status
 from afterburner.sandbox.verdict import failed_status, failure_of
 
 if TYPE_CHECKING:
+    from afterburner.sandbox.jobs import JobRunner
     from afterburner.sandbox.pool import Worker
-    from afterburner.sandbox.sandbox import Sandbox
     from afterburner.task import Task
 
 
 class Timed:
     """Repeated timing runs of one candidate; each must reproduce the digest of its checked outputs."""
 
-    def __init__(self, sb: Sandbox, task: Task, prep: Prepared, code: str, digest: str) -> None:
-        self.sb, self.task, self.prep, self.code, self.digest = sb, task, prep, code, digest
-        self.groups = sb._timing_groups(prep)
-        self.job = sb._timing_job(task, prep, code)
+    def __init__(self, runner: JobRunner, task: Task, prep: Prepared, code: str, digest: str) -> None:
+        self.runner, self.task, self.prep, self.code, self.digest = runner, task, prep, code, digest
+        self.groups = runner.timing_groups(prep)
+        self.job = runner.timing_job(task, prep, code)
         self.direct = times_direct(prep)  # no outputs to digest: each timed run must pass check itself
         self.cpu: list[float] = []
         self.wall: list[float] = []
@@ -36,7 +36,7 @@ class Timed:
         return sum(self.cpu)
 
     def run(self, w: Worker) -> None:
-        res, _ = self.sb._run(self.job, self.groups, w)
+        res, _ = self.runner.run(self.job, self.groups, w)
         self.last = res
         if res["status"] != "ok":
             self.status = failed_status(res)
@@ -60,7 +60,7 @@ class Timed:
     def measurement(self, mem: dict, chk: CheckResult, code: str, profile: bool = True) -> Measurement:
         cpu = summarize(self.cpu)
         details = {
-            "isolation": self.sb.isolation,
+            "isolation": self.runner.isolation,
             "check_mode": chk.details.get("check_mode"),
             "workload": ("tests (check run directly)" if self.direct else "tests")
             if self.prep.workload_is_tests

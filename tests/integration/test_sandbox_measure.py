@@ -134,7 +134,7 @@ def test_closing_the_sandbox_leaves_nothing_running():
 
 def test_without_bwrap_it_warns_once_and_runs_with_limits_only(monkeypatch):
     monkeypatch.setattr(pool, "_PROBE", {})
-    monkeypatch.setattr(pool, "_bwrap_prefix", lambda hostdir: ["/nonexistent/bwrap"])
+    monkeypatch.setattr(pool, "bwrap_prefix", lambda hostdir: ["/nonexistent/bwrap"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Sandbox(workers=1) as sb:
@@ -149,7 +149,7 @@ def test_without_bwrap_it_warns_once_and_runs_with_limits_only(monkeypatch):
 
 def test_asking_for_bwrap_when_it_does_not_work_is_an_error(monkeypatch):
     monkeypatch.setattr(pool, "_PROBE", {})
-    monkeypatch.setattr(pool, "_bwrap_prefix", lambda hostdir: ["/nonexistent/bwrap"])
+    monkeypatch.setattr(pool, "bwrap_prefix", lambda hostdir: ["/nonexistent/bwrap"])
     with pytest.raises(SandboxError, match="bwrap does not work"):
         Sandbox(SandboxConfig(isolation="bwrap"), workers=1)
 
