@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from afterburner.sandbox.config import SandboxConfig
-from afterburner.sandbox.pool import Worker, WorkerDied, WorkerPool
+from afterburner.sandbox.pool import SandboxBackend, WorkerDied, WorkerPool
 from afterburner.sandbox.prepare import Group, Prepared, check_parts, code_parts, entry_of, times_direct
 from afterburner.sandbox.verdict import sanitize
 from afterburner.task import Task
@@ -39,7 +39,9 @@ class JobRunner:
         job.update(extra)
         return job
 
-    def run(self, job: dict, groups: list[Group], worker: Worker | None = None) -> tuple[dict, list[bytes]]:
+    def run(
+        self, job: dict, groups: list[Group], worker: SandboxBackend | None = None
+    ) -> tuple[dict, list[bytes]]:
         """The job's result header and blobs, sanitized; a worker that died is a sandbox error."""
         blobs = [(g.key, g.blob) for g in groups]
         try:

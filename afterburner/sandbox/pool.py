@@ -20,6 +20,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from afterburner.errors import SandboxError
 from afterburner.sandbox import fallback, fstree
@@ -338,7 +339,26 @@ class Worker:
         fstree.remove(self.hostdir)  # iterative: no depth of directories defeats it
 
 
-def start_worker(cfg: SandboxConfig, mode: str, cpu: int | None) -> Worker:
+class SandboxBackend(Protocol):
+    """One warm worker of an isolation backend, started by `start_worker`: bwrap and the fallback
+    (`Worker`), docker (`docker_backend.DockerWorker`). All speak the pipe protocol to the same worker."""
+
+    mode: str
+    hostdir: str
+    pid_inside: int | None
+
+    def run(self, job: dict, blobs: list[tuple[str, bytes]]) -> tuple[dict, list[bytes]]:
+        """Run one job in a fresh child; WorkerDied when the worker is gone or stops answering."""
+        ...
+
+    def alive(self) -> bool: ...
+
+    def close(self) -> None:
+        """Kill the worker and everything it started; remove its host directory."""
+        ...
+
+
+def start_worker(cfg: SandboxConfig, mode: str, cpu: int | None) -> SandboxBackend:
     """One warm worker in `mode`; docker's (a long-lived container) lives in `docker_backend`."""
     if mode == "docker":
         from afterburner.sandbox.docker_backend import DockerWorker
@@ -357,7 +377,7 @@ class WorkerPool:
         n = workers or len(cpus)
         self.cpus = [cpus[i % len(cpus)] if cfg.pin_cpus else None for i in range(n)]
         self._free: queue.Queue[int] = queue.Queue()
-        self._workers: list[Worker | None] = [None] * n
+        self._workers: list[SandboxBackend | None] = [None] * n
         self._closed = False
         self._lock = threading.Lock()
         try:
@@ -373,7 +393,7 @@ class WorkerPool:
         return len(self._workers)
 
     @contextlib.contextmanager
-    def acquire(self) -> Iterator[Worker]:
+    def acquire(self) -> Iterator[SandboxBackend]:
         if self._closed:
             raise SandboxError("the sandbox is closed")
         i = self._free.get()

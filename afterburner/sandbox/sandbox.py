@@ -17,7 +17,7 @@ from afterburner.measurement import Comparison, Measurement, compare_samples
 from afterburner.sandbox import codec
 from afterburner.sandbox.config import SandboxConfig
 from afterburner.sandbox.jobs import JobRunner
-from afterburner.sandbox.pool import Worker, WorkerPool
+from afterburner.sandbox.pool import SandboxBackend, WorkerPool
 from afterburner.sandbox.prepare import (
     LIMIT,
     Prepared,
@@ -273,7 +273,9 @@ class Sandbox:
         cfg = self.config
         return n < cfg.min_repeats or (n < cfg.max_repeats and total < cfg.time_budget_s)
 
-    def _memory(self, task: Task, prep: Prepared, code: str, w: Worker, profile: bool = False) -> dict:
+    def _memory(
+        self, task: Task, prep: Prepared, code: str, w: SandboxBackend, profile: bool = False
+    ) -> dict:
         """Traced-memory/profile runs (fresh forks), repeated until enough samples, merged.
 
         The profiling timer fires on the kernel's tick (4 ms of CPU at HZ=250), so a short run gets few

@@ -12,7 +12,7 @@ from afterburner.sandbox.verdict import failed_status, failure_of
 
 if TYPE_CHECKING:
     from afterburner.sandbox.jobs import JobRunner
-    from afterburner.sandbox.pool import Worker
+    from afterburner.sandbox.pool import SandboxBackend
     from afterburner.task import Task
 
 
@@ -35,7 +35,7 @@ class Timed:
     def total(self) -> float:
         return sum(self.cpu)
 
-    def run(self, w: Worker) -> None:
+    def run(self, w: SandboxBackend) -> None:
         res, _ = self.runner.run(self.job, self.groups, w)
         self.last = res
         if res["status"] != "ok":
