@@ -111,7 +111,7 @@ class Baseline:
 
     code: str
     passed: bool
-    measurement: Any = None  # afterburner.measurement.Measurement, when measured
+    measurement: Any = None  # afterburner.results.Measurement, when measured
 
 
 @dataclass(frozen=True)

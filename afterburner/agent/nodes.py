@@ -448,7 +448,7 @@ def _paper_feedback(c: dict | None) -> tuple[str, str]:
 
 
 def _profile(d: dict | None) -> Any:
-    from afterburner.measurement import Profile
+    from afterburner.results import Profile
 
     return Profile.from_dict(d)
 

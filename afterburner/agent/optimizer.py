@@ -23,8 +23,7 @@ from afterburner.agent.limits import ORIGINAL_TIMEOUT_S, with_limits
 from afterburner.agent.state import RunContext, Settings
 from afterburner.agent.strategies import Strategy, get_strategy
 from afterburner.errors import BackendError, ConfigError, TaskError
-from afterburner.measurement import Measurement, Profile, Stats
-from afterburner.sandbox.result import Failure, Status
+from afterburner.results import Measurement
 from afterburner.task import Task, load_target
 from afterburner.trajectory import TrajectoryWriter
 
@@ -32,30 +31,6 @@ __all__ = ["DEFAULT_OUT_DIR", "OptimizationResult", "Optimizer", "optimize"]
 
 DEFAULT_OUT_DIR = "afterburner-runs"
 EVENTS = ("round_started", "candidate_evaluated", "best_improved", "finished")
-
-
-def measurement_from_dict(d: dict | None) -> Measurement | None:
-    """Rebuild a `Measurement` from its ``to_dict()`` (as kept in the checkpointed state)."""
-    if not d:
-        return None
-
-    def stats(s: dict | None) -> Stats | None:
-        if not s:
-            return None
-        return Stats(**{**s, "samples": tuple(s.get("samples") or ())})
-
-    return Measurement(
-        status=Status(d["status"]),
-        cpu_time_s=stats(d.get("cpu_time_s")),
-        wall_time_s=stats(d.get("wall_time_s")),
-        peak_memory_bytes=d.get("peak_memory_bytes"),
-        peak_rss_bytes=d.get("peak_rss_bytes"),
-        integral=d.get("integral"),
-        profile=Profile.from_dict(d.get("profile")),
-        instructions=d.get("instructions"),
-        failure=Failure(**d["failure"]) if d.get("failure") else None,
-        details=d.get("details") or {},
-    )
 
 
 @dataclass
@@ -398,8 +373,8 @@ class Optimizer:
             tokens_used=state.get("tokens_used", 0),
             llm_calls=state.get("llm_calls", 0),
             trajectory_path=traj,
-            baseline=measurement_from_dict(state.get("baseline")),
-            best=measurement_from_dict(state.get("best")),
+            baseline=Measurement.from_dict(state.get("baseline")),
+            best=Measurement.from_dict(state.get("best")),
             run_id=ctx.run_id,
             run_dir=run_dir,
             memory_ratio=mem_ratio if mem_ratio is None or math.isfinite(mem_ratio) else None,

@@ -57,24 +57,13 @@ What is NOT protected:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from afterburner.results import CheckResult, Failure, Status
 from afterburner.sandbox.config import SandboxConfig
-from afterburner.sandbox.result import CheckResult, Failure, Status
-
-if TYPE_CHECKING:
-    from afterburner.sandbox.sandbox import Sandbox
+from afterburner.sandbox.sandbox import Sandbox
 
 __all__ = ["CheckResult", "Failure", "Sandbox", "SandboxConfig", "Status", "compare", "measure"]
-
-
-def __getattr__(name: str) -> Any:
-    # lazy: afterburner.measurement imports sandbox.result, and sandbox.sandbox imports afterburner.measurement
-    if name == "Sandbox":
-        from afterburner.sandbox.sandbox import Sandbox
-
-        return Sandbox
-    raise AttributeError(f"module 'afterburner.sandbox' has no attribute {name!r}")
 
 
 def measure(
@@ -86,8 +75,6 @@ def measure(
     **kwargs: Any,
 ) -> Any:
     """Open a `Sandbox` for one `Sandbox.measure` call (see there for the keyword arguments)."""
-    from afterburner.sandbox.sandbox import Sandbox
-
     with Sandbox(config, workers=workers) as sb:
         return sb.measure(task, code, **kwargs)
 
@@ -102,7 +89,5 @@ def compare(
     **kwargs: Any,
 ) -> Any:
     """Open a `Sandbox` for one `Sandbox.compare` call (A = baseline, B = candidate)."""
-    from afterburner.sandbox.sandbox import Sandbox
-
     with Sandbox(config, workers=workers) as sb:
         return sb.compare(task, code_a, code_b, **kwargs)

@@ -13,7 +13,8 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from afterburner.measurement import Comparison, Measurement, compare_samples
+from afterburner.measurement import compare_samples
+from afterburner.results import CheckResult, Comparison, Failure, Measurement, Status
 from afterburner.sandbox import codec
 from afterburner.sandbox.config import SandboxConfig
 from afterburner.sandbox.jobs import JobRunner
@@ -23,7 +24,6 @@ from afterburner.sandbox.prepare import (
     Prepared,
     prepare_task,
 )
-from afterburner.sandbox.result import CheckResult, Failure, Status
 from afterburner.sandbox.timing import Timed
 from afterburner.sandbox.verdict import clean_memory, failed_status, failure_of, short
 from afterburner.task import Task

@@ -5,9 +5,9 @@ from __future__ import annotations
 import statistics
 from typing import TYPE_CHECKING
 
-from afterburner.measurement import Measurement, Profile, call_shares, summarize
+from afterburner.measurement import call_shares, summarize
+from afterburner.results import CheckResult, Measurement, Profile, Status
 from afterburner.sandbox.prepare import Prepared, times_direct
-from afterburner.sandbox.result import CheckResult, Status
 from afterburner.sandbox.verdict import failed_status, failure_of
 
 if TYPE_CHECKING:

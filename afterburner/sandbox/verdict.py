@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from afterburner.sandbox.result import Failure, Status
+from afterburner.results import Failure, Status
 
 # what a run may report besides "ok": never "passed" (only the parent decides that; a candidate
 # that forges its result message cannot pass), never "format_error" (the LLM layer's)

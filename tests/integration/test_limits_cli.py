@@ -12,7 +12,6 @@ import json
 
 import pytest
 
-import afterburner.sandbox  # noqa: F401  (the sandbox first: it imports measure)
 from afterburner.cli import main
 from afterburner.trajectory import read_trajectory
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-import afterburner.sandbox  # noqa: F401  (the sandbox first: it imports measure)
 from afterburner import load_target
 from afterburner.agent.optimizer import Optimizer, optimize
 from afterburner.trajectory import read_trajectory

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import threading
 
-from afterburner.measurement import Comparison, Measurement, Profile, Stats, compare_samples
-from afterburner.sandbox.result import CheckResult, Failure, Status
+from afterburner.measurement import compare_samples
+from afterburner.results import CheckResult, Comparison, Failure, Measurement, Profile, Stats, Status
 
 
 def _speed(code: str) -> float:

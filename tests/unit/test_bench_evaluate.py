@@ -1,9 +1,9 @@
 from afterburner.bench.evaluate import _integral_ratio, known_solutions
 from afterburner.bench.replay import replay_code, replay_reply
 from afterburner.llm import extract_code
-from afterburner.measurement import Measurement, compare_samples, summarize
+from afterburner.measurement import compare_samples, summarize
 from afterburner.program import program_hash, same_program
-from afterburner.sandbox.result import Status
+from afterburner.results import Measurement, Status
 from afterburner.task import Task
 
 

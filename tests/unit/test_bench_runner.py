@@ -10,7 +10,7 @@ import pytest
 
 from afterburner.bench import BenchSettings, read_records, run_bench
 from afterburner.errors import ConfigError
-from afterburner.sandbox.result import CheckResult, Status
+from afterburner.results import CheckResult, Status
 
 TASK = """\
 name: {name}

@@ -271,7 +271,7 @@ class CalleeProfileSandbox(FakeSandbox):
     def measure(self, task, code, repeats=None, profile=False):
         from dataclasses import replace
 
-        from afterburner.measurement import Profile
+        from afterburner.results import Profile
 
         m = super().measure(task, code, repeats, profile)
         if not profile:

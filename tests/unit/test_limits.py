@@ -15,7 +15,7 @@ from afterburner.agent.limits import (
 from afterburner.bench.runner import SerializedSandbox
 from afterburner.errors import TaskError
 from afterburner.measurement import summarize
-from afterburner.sandbox.result import CheckResult, Failure, Status
+from afterburner.results import CheckResult, Failure, Status
 
 
 def sandbox(timeout=10.0, memory=4 << 30):

@@ -16,8 +16,8 @@ import pytest
 
 # isort: split
 from afterburner.errors import SandboxError
-from afterburner.measurement import Measurement, compare_samples, summarize
-from afterburner.sandbox.result import CheckResult, Status
+from afterburner.measurement import compare_samples, summarize
+from afterburner.results import CheckResult, Measurement, Status
 from afterburner.task import Task
 from training.rewards import AfterburnerReward, SpeedupReward, make_reward
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from afterburner.errors import TaskError
-from afterburner.sandbox.result import CheckResult, Failure, Status
+from afterburner.results import CheckResult, Failure, Status
 from afterburner.suite import load_suite, validate_suite
 
 GOOD = """\

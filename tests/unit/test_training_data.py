@@ -9,7 +9,7 @@ import pytest
 
 from afterburner.errors import ConfigError
 from afterburner.prompts import initial_conversation
-from afterburner.sandbox.result import CheckResult, Failure, Status
+from afterburner.results import CheckResult, Failure, Status
 from afterburner.task import Task
 from afterburner.trajectory import TrajectoryWriter
 from training.config import load_config, parse_overrides
