@@ -1,13 +1,19 @@
 """Trajectories: every step of an optimization run as crash-safe JSONL, the training data for GRPO/SFT/DPO.
 
-Format ``afterburner.trajectory/1``, one JSON object per line, each with ``"format"`` and ``"type"``:
+Format ``afterburner.trajectory/2``, one JSON object per line, each with ``"format"`` and ``"type"``:
 
 - ``run``: run id, ``task`` (``Task.to_dict()``, so rewards can be recomputed), model, backend, strategy,
   settings. Written again with ``"resumed": true`` when an interrupted run continues.
-- ``step``: one per candidate: round, index, ``messages`` (the prompt), ``completion`` (text), token
-  counts, ``extraction`` (ok, reason), ``code``, ``check`` (``CheckResult.to_dict()``), ``comparison``
-  (against the best at that time), ``accepted``, ``best_speedup`` (running estimate vs the original).
+- ``step``: one per candidate: round, index, ``origin``, ``messages`` (the prompt), ``completion`` (text),
+  token counts, ``extraction`` (ok, reason), ``code``, ``check`` (``CheckResult.to_dict()``),
+  ``comparison`` (against the best at that time), ``accepted``, ``best_speedup`` (running estimate vs
+  the original). ``origin`` is ``"model"``, or ``"rewrite:<name>"`` for a mechanical rewrite
+  (`afterburner.agent.rewrites`), which answered no prompt: its ``messages`` is null, its
+  ``completion`` empty, ``why`` says what it changed.
 - ``end``: status, stop reason, best code, speedup and interval (original vs best, one interleaved run).
+
+Version 2 added ``origin``: a step of a version-1 file (still read) is the model's. Readers that use
+steps as the model's answers (training) must skip the others: `step_origin`.
 
 Each record is written, flushed and fsync'ed before the run moves on, so a crash loses at most the
 line being written; `read_trajectory` skips broken lines and counts them.
@@ -23,9 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMAT", "Trajectory", "TrajectoryWriter", "read_trajectory"]
+__all__ = ["FORMAT", "FORMATS", "Trajectory", "TrajectoryWriter", "read_trajectory", "step_origin"]
 
-FORMAT = "afterburner.trajectory/1"
+FORMAT = "afterburner.trajectory/2"
+FORMATS = ("afterburner.trajectory/1", FORMAT)  # what `read_trajectory` reads
+
+
+def step_origin(step: dict) -> str:
+    """Who wrote a step's code: ``"model"`` or ``"rewrite:<name>"`` (version-1 steps: the model)."""
+    return str(step.get("origin") or "model")
 
 
 def _clean(obj: Any) -> Any:
@@ -107,7 +119,7 @@ def read_trajectory(path: str | Path) -> Trajectory:
             except json.JSONDecodeError:
                 out.broken_lines += 1
                 continue
-            if not isinstance(rec, dict) or rec.get("format") != FORMAT:
+            if not isinstance(rec, dict) or rec.get("format") not in FORMATS:
                 out.broken_lines += 1
                 continue
             out.records.append(rec)

@@ -177,7 +177,7 @@ def _trajectory_files(paths: Sequence[str]) -> list[Path]:
 
 def read_trajectories(paths: Sequence[str]) -> TrajectoryData:
     """Read trajectory JSONL files (or directories of them); broken lines are skipped and counted."""
-    from afterburner.trajectory import read_trajectory
+    from afterburner.trajectory import read_trajectory, step_origin
 
     data = TrajectoryData()
     for path in _trajectory_files(paths):
@@ -199,8 +199,8 @@ def read_trajectories(paths: Sequence[str]) -> TrajectoryData:
                     task = None
                     break
                 data.tasks.setdefault(task.name, task)
-            elif _kind(rec) == "step" and task is not None:
-                data.steps[task.name].append(rec)
+            elif _kind(rec) == "step" and task is not None and step_origin(rec) == "model":
+                data.steps[task.name].append(rec)  # a mechanical rewrite's step answered no prompt
         if task is None and not any(str(path) == s for s, _ in data.skipped_files):
             data.skipped_files.append((str(path), "no run record with a task"))
     return data

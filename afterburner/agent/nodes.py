@@ -20,6 +20,7 @@ from afterburner.agent.limits import (
 )
 from afterburner.agent.outcomes import classify_step
 from afterburner.agent.remedies import find_remedies
+from afterburner.agent.rewrites import rewrite_candidates
 from afterburner.agent.state import Candidate, OptimizerState, RunContext
 from afterburner.agent.strategies import score
 from afterburner.errors import AfterburnerError, TaskError
@@ -173,12 +174,15 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
             completion_tokens=c.completion_tokens,
             finish_reason=c.finish_reason,
             fresh=i >= k - n_fresh,
+            origin="model",
         )
         for i, c in enumerate(completions)
     ]
     # the prompt tokens of each distinct prompt, once: its samples share it
     prompt_tokens = sum({c["fresh"]: c["prompt_tokens"] for c in candidates}.values())
     used = prompt_tokens + sum(c.completion_tokens for c in completions)
+    if rnd == 1:  # the mechanical rewrites of the original go beside the model's first k (agent/rewrites.py)
+        candidates += rewrite_candidates(ctx, state, start=len(candidates))
     return {
         "round": rnd,
         "candidates": candidates,
@@ -249,6 +253,8 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
     task, best_code = ctx.task, state["best_code"]
     cands = [dict(c) for c in state["candidates"]]
     for c in cands:
+        if c.get("origin", "model") != "model":
+            continue  # a mechanical rewrite: its code is the candidate
         ext = extract_code(c["completion"], task.entry_point)
         c["extraction"] = {"ok": ext.ok, "reason": ext.reason, "source": ext.source}
         c["code"], c["comparison"], c["check"], c["acceptable"] = "", None, None, False
@@ -314,6 +320,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
     t0 = time.monotonic()
     s, rnd = ctx.settings, state["round"]
     cands = [dict(c) for c in state["candidates"]]
+    mine = [c for c in cands if c.get("origin", "model") == "model"]  # the model's: its feedback, patience
     acceptable = [c for c in cands if c.get("acceptable")]
     winner = max(acceptable, key=lambda c: _candidate_score(c, s.goal)) if acceptable else None
     update: dict[str, Any] = {}
@@ -335,7 +342,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             c["accepted"] = False
         # Patience counts rounds that are evidence of no further gain: a correct new program was measured
         # and was not faster. A round of echoes, format errors and failures says nothing about that.
-        measured = any(c.get("status") == "passed" for c in cands)
+        measured = any(c.get("status") == "passed" for c in mine)
         update["no_improve"] = state.get("no_improve", 0) + int(measured)
     for c in cands:
         ctx.record(
@@ -343,7 +350,9 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             round=rnd,
             index=c["index"],
             strategy=ctx.strategy.name,
-            messages=state.get("fresh_conversation") if c.get("fresh") else state["conversation"],
+            origin=c.get("origin", "model"),
+            why=c.get("why", ""),
+            messages=_prompt_of(state, c),
             fresh=bool(c.get("fresh")),
             completion=c["completion"],
             prompt_tokens=c.get("prompt_tokens", 0),
@@ -369,22 +378,22 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             best_speedup=best_speedup,
             speedup_vs_previous=(winner.get("comparison") or {}).get("speedup"),
         )
-    correct = [c for c in cands if _finite((c.get("comparison") or {}).get("speedup"))]
+    correct = [c for c in mine if _finite((c.get("comparison") or {}).get("speedup"))]
     top = max(correct, key=lambda c: _candidate_score(c, s.goal)) if correct else None
     history = [
         *state.get("history", []),
         {
             "round": rnd,
-            "passed": sum(1 for c in cands if c.get("check") and c["check"]["status"] == "passed"),
-            "total": len(cands),
-            "unchanged": sum(1 for c in cands if c.get("status") == "unchanged"),
+            "passed": sum(1 for c in mine if c.get("check") and c["check"]["status"] == "passed"),
+            "total": len(mine),
+            "unchanged": sum(1 for c in mine if c.get("status") == "unchanged"),
             "suggested": list(state.get("suggested", [])),
-            "accepted": winner is not None,
+            "accepted": winner is not None and winner.get("origin", "model") == "model",
             "speedup": (top["comparison"].get("speedup") if top else None),
         },
     ]
     failures = []
-    for c in cands:
+    for c in mine:
         if c.get("status") != "passed" and len(failures) < MAX_FAILURES_SHOWN:
             f = {"status": c.get("status", "?").replace("_", " "), "detail": _one_line(c.get("failure", ""))}
             if f not in failures:
@@ -399,6 +408,13 @@ def select(state: OptimizerState, runtime: Any) -> dict:
     )
     update["stop_reason"] = _stop_reason(ctx, {**state, **update})
     return update
+
+
+def _prompt_of(state: OptimizerState, c: dict) -> list[dict] | None:
+    """The prompt a candidate answered (None for a mechanical rewrite: it answered none)."""
+    if c.get("origin", "model") != "model":
+        return None
+    return state.get("fresh_conversation") if c.get("fresh") else state["conversation"]
 
 
 def _stop_reason(ctx: RunContext, state: dict) -> str:
@@ -461,7 +477,8 @@ def refine(state: OptimizerState, runtime: Any) -> dict:
     if strategy.feedback == "none":
         return {"conversation": initial_conversation(task, strategy, s.goal), "suggested": []}
     if strategy.feedback == "paper":
-        last = state["candidates"][-1] if state.get("candidates") else None
+        mine = [c for c in state.get("candidates") or [] if c.get("origin", "model") == "model"]
+        last = mine[-1] if mine else None
         code, line = _paper_feedback(last)
         conv = refine_conversation(task, code or best_code, strategy, s.goal, feedback=line)
         return {"conversation": conv, "suggested": []}

@@ -134,6 +134,7 @@ class Optimizer:
         repeats: int | None = None,
         timeout: float | None = None,
         memory_limit: int | None = None,
+        rewrites: bool | None = None,
         sandbox: Any = None,
         out_dir: str | Path = DEFAULT_OUT_DIR,
         trajectory: str | Path | None = None,
@@ -168,6 +169,7 @@ class Optimizer:
             repeats=repeats,
             timeout_s=timeout,
             memory_limit_mib=memory_limit,
+            rewrites=rewrites,
         )
         self.backend_spec, self.model, self.backend_options = backend, model, backend_options
         self.sandbox = sandbox

@@ -13,6 +13,8 @@ The categories, in the order a candidate meets them:
   or, written from a problem statement with nothing to compare with, accepted.
 
 `classify_step` reads a step record (or a `Candidate` dict): ``status``, ``comparison`` and ``accepted``.
+`count_outcomes` counts the model's candidates (``origin`` "model"); the mechanical rewrites tried beside
+them (`afterburner.agent.rewrites`) are counted apart, per rewrite, by `count_rewrite_outcomes`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["OUTCOMES", "OUTCOME_LABELS", "classify_step", "count_outcomes"]
+from afterburner.trajectory import step_origin
+
+__all__ = ["OUTCOMES", "OUTCOME_LABELS", "classify_step", "count_outcomes", "count_rewrite_outcomes"]
 
 OUTCOMES = (
     "format_error",
@@ -78,9 +82,18 @@ def classify_step(step: Mapping[str, Any]) -> str:
     return "not_significant"
 
 
-def count_outcomes(steps: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """How many steps went where: every key of `OUTCOMES`, in order (zeros included)."""
+def count_outcomes(steps: Iterable[Mapping[str, Any]], origin: str = "model") -> dict[str, int]:
+    """How many steps of `origin` (the model's, unless told) went where: every key of `OUTCOMES`, in order
+    (zeros included)."""
     counts = dict.fromkeys(OUTCOMES, 0)
     for step in steps:
-        counts[step.get("outcome") or classify_step(step)] += 1
+        if step_origin(step) == origin:
+            counts[step.get("outcome") or classify_step(step)] += 1
     return counts
+
+
+def count_rewrite_outcomes(steps: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per mechanical rewrite (its origin, ``rewrite:<name>``), where its steps went; {} without any."""
+    steps = list(steps)
+    origins = sorted({step_origin(s) for s in steps} - {"model"})
+    return {o: count_outcomes(steps, origin=o) for o in origins}

@@ -27,6 +27,8 @@ class Candidate(TypedDict, total=False):
     completion_tokens: int
     finish_reason: str
     fresh: bool  # written from the problem statement alone (the current code not shown)
+    origin: str  # "model", or "rewrite:<name>" for a mechanical rewrite (afterburner.agent.rewrites)
+    why: str  # a rewrite's one line on what it changed ("" for the model's)
     extraction: dict  # {"ok", "reason", "source"}
     code: str  # the merged module ("" when extraction failed)
     status: str  # Status value ("format_error" when nothing could be extracted)
@@ -80,6 +82,7 @@ class Settings:
     parallel: int | None = None  # candidates evaluated at once (None: min(k, workers))
     timeout_s: float | None = None  # wall-clock limit of one run (None: picked from the original's runs)
     memory_limit_mib: int | None = None  # address-space limit of one run (None: the sandbox's)
+    rewrites: bool | None = None  # mechanical candidates in round 1 (None: the strategy's `rewrites`)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,6 +12,11 @@
   by the median: no significance test), a fixed number of rounds, no patience.
 - ``baseline``: no feedback: every LLM call in a single round (best of N samples).
 
+``default`` also tries, in its first round and beside the model's k candidates (not counted in k), the
+mechanical rewrites that apply to the original (`afterburner.agent.rewrites`: ``functools.cache`` on
+pure recursion, loop-invariant calls hoisted, ``numba.njit``); the papers' strategies do not
+(``Settings.rewrites`` / ``--rewrites`` / ``--no-rewrites`` override).
+
 ``default`` and ``baseline`` prefill the reply, where the backend can continue an assistant message,
 with the code fence and the target's signature (`afterburner.prompts.reply_start`), and stop at the
 closing fence; the paper's layout is left to the model and stops at ``</solution>``.
@@ -101,6 +106,7 @@ class Strategy:
     fresh: float = 0.0  # share of each round's candidates written from the problem statement alone
     stop: tuple[str, ...] = ("\n```\n",)  # the closing fence (not an opening ```python): the code is done
     prefill: bool = False  # start the reply with the fence and the target's signature (`prompts.reply_start`)
+    rewrites: bool = False  # round 1 also tries the mechanical rewrites (`afterburner.agent.rewrites`)
     description: str = ""
 
 
@@ -116,8 +122,9 @@ STRATEGIES: dict[str, Strategy] = {
         feedback="profile",
         fresh=0.5,
         prefill=True,
+        rewrites=True,
         description="k candidates per round (half from the problem statement alone), profile + remedy "
-        "feedback, significant gains only, patience",
+        "feedback, significant gains only, patience; round 1 also tries the mechanical rewrites",
     ),
     "afterburner": Strategy(
         name="afterburner",

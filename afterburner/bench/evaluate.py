@@ -152,6 +152,7 @@ class TaskRecord:
     trajectory_path: str | None = None
     final_code: str = ""
     outcomes: dict[str, int] | None = None  # where its candidates went (`afterburner.agent.outcomes`)
+    rewrite_outcomes: dict[str, dict[str, int]] | None = None  # the mechanical rewrites', per origin
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -176,6 +177,7 @@ class TaskRecord:
             "trajectory_path": self.trajectory_path,
             "final_code": self.final_code,
             "outcomes": self.outcomes,
+            "rewrite_outcomes": self.rewrite_outcomes,
         }
 
     @classmethod
@@ -197,4 +199,5 @@ class TaskRecord:
             trajectory_path=d.get("trajectory_path"),
             final_code=d.get("final_code", ""),
             outcomes=d.get("outcomes"),
+            rewrite_outcomes=d.get("rewrite_outcomes"),
         )

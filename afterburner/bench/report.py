@@ -45,21 +45,30 @@ def aggregate_table(aggregates: dict[str, Aggregate], records: list | None = Non
     return "\n".join(rows)
 
 
-def outcome_table(outcomes: dict[str, dict[str, int]]) -> str:
-    """Where every candidate went, per strategy: a count and its share of the strategy's candidates."""
+def outcome_table(
+    outcomes: dict[str, dict[str, int]], rewrite_outcomes: dict[str, dict[str, dict[str, int]]] | None = None
+) -> str:
+    """Where every candidate went, per strategy: a count and its share of the strategy's candidates (the
+    model's); below a strategy, one line per mechanical rewrite it tried (`afterburner.agent.rewrites`)."""
     from afterburner.agent.outcomes import OUTCOME_LABELS, OUTCOMES
 
     rows = [
         "| strategy | candidates | " + " | ".join(OUTCOME_LABELS[o] for o in OUTCOMES) + " |",
         "|" + "---|" * (len(OUTCOMES) + 2),
     ]
-    for label, counts in outcomes.items():
+
+    def row(label: str, counts: dict[str, int]) -> str:
         n = sum(counts.values())
         cells = [
             f"{counts.get(o, 0)} ({_f(100 * counts.get(o, 0) / n, '{:.0f}')}%)" if n else "–"
             for o in OUTCOMES
         ]
-        rows.append(f"| {label} | {n} | " + " | ".join(cells) + " |")
+        return f"| {label} | {n} | " + " | ".join(cells) + " |"
+
+    for label, counts in outcomes.items():
+        rows.append(row(label, counts))
+        for origin, per in ((rewrite_outcomes or {}).get(label) or {}).items():
+            rows.append(row(f"{label}: {origin}", per))
     return "\n".join(rows)
 
 
@@ -127,9 +136,11 @@ def summary_markdown(report: BenchReport) -> str:
             "Every candidate the optimizer generated, by what became of it (`afterburner.agent.outcomes`): "
             "no function named like the target in the reply (format error), the same program as the best "
             "(the code again), a wrong answer, a crash, a timeout; correct and new: slower than the best of "
-            "its round (median), faster but not significantly, or significantly faster.",
+            "its round (median), faster but not significantly, or significantly faster. The model's "
+            "candidates are counted on the strategy's line; the mechanical rewrites tried beside them in "
+            "round 1 (not model samples: `afterburner.agent.rewrites`) on a line of their own each.",
             "",
-            outcome_table(report.outcomes),
+            outcome_table(report.outcomes, report.rewrite_outcomes),
         ]
     if report.curves:
         lines += ["", "## Per round (best code after round r)", "", curve_table(report.curves)]

@@ -98,6 +98,7 @@ class BenchReport:
     files: dict[str, str] = field(default_factory=dict)
     resumed: int = 0
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)  # per group: where candidates went
+    rewrite_outcomes: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # per group, rewrite
 
     def to_dict(self) -> dict:
         return {
@@ -115,6 +116,7 @@ class BenchReport:
             "files": self.files,
             "resumed": self.resumed,
             "outcomes": self.outcomes,
+            "rewrite_outcomes": self.rewrite_outcomes,
         }
 
 
@@ -175,13 +177,24 @@ def read_records(path: Path) -> list[TaskRecord]:
 
 
 def trajectory_outcomes(path: str | Path | None) -> dict[str, int] | None:
-    """Where the candidates of one trajectory went (`afterburner.agent.outcomes`); None without a file."""
+    """Where the model's candidates of one trajectory went (`afterburner.agent.outcomes`); None without a
+    file."""
     from afterburner.agent.outcomes import count_outcomes
     from afterburner.trajectory import read_trajectory
 
     if not path or not Path(path).is_file():
         return None
     return count_outcomes(read_trajectory(path).of_type("step"))
+
+
+def trajectory_rewrite_outcomes(path: str | Path | None) -> dict[str, dict[str, int]] | None:
+    """Where the mechanical rewrites of one trajectory went, per rewrite; None without a file."""
+    from afterburner.agent.outcomes import count_rewrite_outcomes
+    from afterburner.trajectory import read_trajectory
+
+    if not path or not Path(path).is_file():
+        return None
+    return count_rewrite_outcomes(read_trajectory(path).of_type("step"))
 
 
 def _safe(name: str) -> str:
@@ -440,6 +453,7 @@ def _run_one(
         trajectory_path=traj_path,
         final_code=best,
         outcomes=trajectory_outcomes(traj_path),
+        rewrite_outcomes=trajectory_rewrite_outcomes(traj_path),
     )
 
 
@@ -476,6 +490,22 @@ def _sum_outcomes(records: list[TaskRecord]) -> dict[str, int]:
     return total
 
 
+def _sum_rewrite_outcomes(records: list[TaskRecord]) -> dict[str, dict[str, int]]:
+    """The mechanical rewrites' candidates of a group of records, per rewrite, by outcome."""
+    from afterburner.agent.outcomes import OUTCOMES
+
+    total: dict[str, dict[str, int]] = {}
+    for r in records:
+        per = r.rewrite_outcomes
+        if per is None:
+            per = trajectory_rewrite_outcomes(r.trajectory_path)
+        for origin, counts in sorted((per or {}).items()):
+            into = total.setdefault(origin, dict.fromkeys(OUTCOMES, 0))
+            for k, v in counts.items():
+                into[k] = into.get(k, 0) + int(v)
+    return total
+
+
 def finish_report(
     suite: Suite,
     out: Path,
@@ -504,6 +534,9 @@ def finish_report(
                 [r.rounds for r in group], finals, settings.threshold, settings.tolerance
             )
         report.outcomes[label] = _sum_outcomes(group)
+        rewrites = _sum_rewrite_outcomes(group)
+        if rewrites:
+            report.rewrite_outcomes[label] = rewrites
     if plots:
         report.files.update(write_plots(report))
     report.files["summary"] = str(out / "summary.md")

@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     print(aggregate_table(report.aggregates))
     if report.outcomes:
         print("\nwhere the candidates went:")
-        print(outcome_table(report.outcomes))
+        print(outcome_table(report.outcomes, report.rewrite_outcomes))
     print(f"summary: {report.files['summary']}  results: {report.files['results']}")
     return 0
 

@@ -54,6 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--seed", type=int)
     p.add_argument("--repeats", type=int, help="measurement repeats (default: the sandbox's)")
+    p.add_argument(
+        "--rewrites",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also try mechanical rewrites in round 1 (functools.cache, hoisting, numba.njit); "
+        "default: on for the default strategy, off for afterburner and baseline",
+    )
     add_limit_args(p)
     add_sandbox_arg(p)
     p.add_argument("--replies", help="scripted backend: a JSON/YAML file of replies (same as --model)")
@@ -228,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
         sandbox=open_sandbox(args),
         timeout=args.timeout,
         memory_limit=args.memory_limit,
+        rewrites=args.rewrites,
         out_dir=args.out_dir,
     )
     progress = _Progress(enabled=True)
