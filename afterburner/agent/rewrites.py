@@ -108,12 +108,10 @@ _SAFE_BUILTINS = {
     "complex", "bin", "hex", "oct", "map", "filter", "iter", "slice", "bytes", "ValueError", "TypeError",
     "KeyError", "IndexError", "ZeroDivisionError", "RuntimeError", "ArithmeticError", "OverflowError",
 }  # fmt: skip
-# of those, the ones whose result depends on their arguments alone and may be computed once
-_HOIST_BUILTINS = {
-    "len", "abs", "min", "max", "sum", "round", "int", "float", "bool", "str", "sorted", "tuple", "divmod",
-    "pow", "ord", "chr", "frozenset", "list", "dict", "set", "any", "all",
-}  # fmt: skip
-_IMMUTABLE_BUILTINS = {"len", "int", "float", "bool", "str", "ord", "chr", "divmod", "round", "hash"}
+# of those, the ones whose result depends on their arguments alone and that take time to compute (over a
+# whole sequence); hoisting ``len(xs)`` or ``abs(x)`` saves a few tens of nanoseconds a pass: noise
+_HOIST_BUILTINS = {"min", "max", "sum", "sorted", "tuple", "frozenset", "list", "dict", "set", "any", "all"}
+_IMMUTABLE_BUILTINS = {"min", "max", "any", "all", "tuple", "frozenset"}  # or an element of the input
 _NUMPY_PURE = {
     "array", "asarray", "sqrt", "exp", "log", "log2", "log10", "log1p", "expm1", "abs", "absolute", "sum",
     "mean", "std", "var", "min", "max", "amin", "amax", "argmin", "argmax", "median", "cumsum", "cumprod",
@@ -426,6 +424,26 @@ def _is_fresh_value(mod: _Module, value: ast.AST, local: set[str]) -> bool:
     return False
 
 
+def _pairs(n: ast.Assign | ast.AnnAssign) -> Iterator[tuple[ast.AST, ast.AST | None]]:
+    """(target, the value it gets) of an assignment; ``a, b = x, []`` pairs element by element, and a
+    target whose value is not visible (``a = b = []``, ``a, b = f()``) gets None."""
+    targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+    if len(targets) != 1:
+        yield from ((t, None) for tt in targets for t in _targets(ast.Assign(targets=[tt], value=n.value)))
+        return
+    t, value = targets[0], n.value
+    if isinstance(t, ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List):
+        if len(t.elts) == len(value.elts) and not any(
+            isinstance(e, ast.Starred) for e in (*t.elts, *value.elts)
+        ):
+            yield from zip(t.elts, value.elts, strict=True)
+            return
+    if isinstance(t, ast.Tuple | ast.List):
+        yield from ((x, None) for x in _targets(ast.Assign(targets=[t], value=value)))
+        return
+    yield t, value
+
+
 def fresh_locals(mod: _Module, fn: ast.AST) -> set[str]:
     """Local names of `fn` that only ever hold objects `fn` made itself: changing them changes nothing
     a caller can see (unless they escape, which the callers of this check separately)."""
@@ -434,11 +452,9 @@ def fresh_locals(mod: _Module, fn: ast.AST) -> set[str]:
     good: dict[str, bool] = {}
     for n in _walk(fn):
         if isinstance(n, ast.Assign | ast.AnnAssign):
-            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
-            single = len(targets) == 1 and isinstance(targets[0], ast.Name)  # not `a = b = []`, `a, b = ...`
-            ok = single and n.value is not None and _is_fresh_value(mod, n.value, local)
-            for t in _targets(n):
+            for t, value in _pairs(n):
                 if isinstance(t, ast.Name):
+                    ok = value is not None and _is_fresh_value(mod, value, local)
                     good[t.id] = good.get(t.id, True) and ok
         elif not isinstance(n, ast.AugAssign):  # `+=` changes the name's own object, or makes a new one
             for t in _targets(n):
@@ -447,7 +463,18 @@ def fresh_locals(mod: _Module, fn: ast.AST) -> set[str]:
     return {k for k, v in good.items() if v and k not in params}
 
 
-def _escaped(mod: _Module, loop: ast.AST, local: set[str]) -> set[str]:
+def _values(value: ast.AST) -> list[ast.AST]:
+    """The expressions whose objects an assigned value may be: ``a if c else b`` -> a, b; ``x or y``."""
+    if isinstance(value, ast.IfExp):
+        return [*_values(value.body), *_values(value.orelse)]
+    if isinstance(value, ast.BoolOp):
+        return [v for x in value.values for v in _values(x)]
+    if isinstance(value, ast.Name | ast.Attribute | ast.Subscript | ast.Starred):
+        return [value]
+    return []  # a new object (a call's result is judged where the call is)
+
+
+def _escaped(mod: _Module, loop: ast.AST, local: set[str], returns: bool = True) -> set[str]:
     """Names in `loop` whose object may be stored or handed on (an alias, a container element, an argument
     of a method that may keep it, a return value): changing it later may change what another name holds."""
     out: set[str] = set()
@@ -460,7 +487,7 @@ def _escaped(mod: _Module, loop: ast.AST, local: set[str]) -> set[str]:
         elif isinstance(n, ast.Dict):
             values = [v for v in (*n.keys, *n.values) if v is not None]
         elif isinstance(n, ast.Return | ast.Yield | ast.YieldFrom) and n.value is not None:
-            values = [n.value]
+            values = [n.value] if returns or not isinstance(n, ast.Return) else []
         elif (
             isinstance(n, ast.Call)
             and isinstance(n.func, ast.Attribute)
@@ -707,12 +734,38 @@ class _Hoister:
     def __init__(self, mod: _Module, fn: ast.FunctionDef) -> None:
         self.mod, self.fn = mod, fn
         self.local = _bound_names(fn) | _params(fn)
-        self.fresh = fresh_locals(mod, fn)
+        # objects the function made and kept to itself (stored nowhere else, returns aside)
+        self.fresh = fresh_locals(mod, fn) - _escaped(mod, fn, self.local, returns=False)
         self.changed_globals = mod.changed | mod.global_written
+        self.sources: dict[str, set[str]] = {}  # name -> the names whose objects it may have been given
+        for n in _walk(fn):
+            if isinstance(n, ast.Assign | ast.AnnAssign):
+                for t, value in _pairs(n):
+                    if isinstance(t, ast.Name):
+                        roots = {_root_name(x) or "?" for x in _values(value)} if value is not None else {"?"}
+                        self.sources.setdefault(t.id, set()).update(roots)
+            elif isinstance(n, ast.For | ast.comprehension | ast.withitem | ast.NamedExpr):
+                src = (
+                    getattr(n, "iter", None) or getattr(n, "context_expr", None) or getattr(n, "value", None)
+                )
+                for t in _targets(n):
+                    if isinstance(t, ast.Name):
+                        self.sources.setdefault(t.id, set()).add(_root_name(src) or "?")
+
+    def aliases(self, name: str) -> set[str]:
+        """`name` and every name whose object it may hold (through assignments and loops, transitively)."""
+        out, todo = set(), [name]
+        while todo:
+            n = todo.pop()
+            if n not in out:
+                out.add(n)
+                todo.extend(self.sources.get(n, ()))
+        return out
 
     def facts(self, loop: ast.AST) -> _LoopFacts:
         stored: set[str] = set()
-        changed: set[str] = set()
+        changed: set[str] = set()  # objects the loop surely changes (a store, a mutating call)
+        maybe: set[str] = set()  # `a += b` changes a list or an array in place (a number: no)
         why = ""
         for n in _walk(loop, into_scopes=True):
             for t in _targets(n):
@@ -722,7 +775,7 @@ class _Hoister:
                     r = _root_name(t)
                     changed.add(r or "?")
             if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
-                changed.add(n.target.id)  # `a += b` changes an array or a list in place
+                maybe |= self.aliases(n.target.id)
             if isinstance(n, ast.Global | ast.Nonlocal):
                 stored.update(n.names)
             if isinstance(n, ast.Call) and not why:
@@ -740,10 +793,10 @@ class _Hoister:
                 for kw in n.keywords:
                     if kw.arg == "out":
                         changed.add(_root_name(kw.value) or "?")
-        changed |= _escaped(self.mod, loop, self.local)
-        unsafe = changed - self.fresh
+        unsafe = {a for name in changed for a in self.aliases(name)} - self.fresh
         if not why and unsafe:
             why = f"the loop changes {', '.join(sorted(unsafe))}, which may share data with other names"
+        changed |= maybe | _escaped(self.mod, loop, self.local)
         return _LoopFacts(stored, changed, self.fresh, self.local, not why, why)
 
     def invariant(self, e: ast.AST, facts: _LoopFacts) -> bool:
@@ -961,17 +1014,19 @@ def _hoist_once(
 
 
 def _call_name(call: ast.Call) -> str:
-    f = call.func
-    parts = []
-    while isinstance(f, ast.Attribute):
-        parts.append(f.attr)
-        f = f.value
-    if isinstance(f, ast.Name):
-        parts.append(f.id)
-    arg = call.args[0] if call.args else None
-    if isinstance(arg, ast.Name):
-        parts.insert(0, arg.id)
-    return "_".join(reversed(parts[:3]))
+    """A name for a hoisted call's value: ``np.linalg.norm(w)`` -> ``norm_w``, ``len(self.items)`` ->
+    ``len_items``."""
+
+    def last(node: ast.AST) -> str:
+        node = node.value if isinstance(node, ast.Subscript) else node
+        return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+
+    parts = [last(call.func)]
+    if call.args:
+        parts.append(last(call.args[0]))
+    elif isinstance(call.func, ast.Attribute):  # a method: `w.sum()` -> sum_w
+        parts.append(last(call.func.value))
+    return "_".join(p for p in parts if p)
 
 
 def _contains(outer: ast.AST, inner: ast.AST) -> bool:

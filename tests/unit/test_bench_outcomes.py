@@ -103,3 +103,34 @@ def test_records_without_counts_are_counted_from_their_trajectory(tmp_path):
 def test_outcome_table_with_no_candidates_shows_dashes():
     table = outcome_table({"default": dict.fromkeys(["format_error", "faster"], 0)})
     assert "| default | 0 | – | – |" in table
+
+
+def test_mechanical_rewrites_get_their_own_lines_and_leave_the_models_counts_alone(tmp_path):
+    def with_rewrites(task, *, strategy, trajectory, **kw):
+        with TrajectoryWriter(trajectory) as w:
+            w.write("run", task=task.to_dict(), strategy=strategy)
+            w.write("step", round=1, index=0, origin="model", status="unchanged")
+            w.write(
+                "step", round=1, index=1, origin="rewrite:functools_cache", status="passed", comparison=FASTER
+            )
+        return SimpleNamespace(
+            status="unchanged", original_code=task.code, best_code=task.code, rounds=1, stop_reason="max_rounds",
+            rounds_best_code=[task.code], tokens_used=10, llm_calls=1, speedup=1.0, trajectory_path=trajectory,
+        )  # fmt: skip
+
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "t1.yaml").write_text(TASK.format(name="t1"))
+    out = tmp_path / "out"
+    report = run_bench(
+        suite, out, settings("default"), sandbox=FakeSandbox(), optimize=with_rewrites, progress=False
+    )
+    assert sum(report.outcomes["default"].values()) == 1 and report.outcomes["default"]["unchanged"] == 1
+    assert report.rewrite_outcomes["default"]["rewrite:functools_cache"]["faster"] == 1
+    summary = (out / "summary.md").read_text()
+    assert "| default | 1 | 0 (0%) | 1 (100%) |" in summary
+    assert "| default: rewrite:functools_cache | 1 | 0 (0%) |" in summary and "(100%) |\n" in summary
+    record = json.loads((out / "results.jsonl").read_text().splitlines()[0])
+    assert record["rewrite_outcomes"] == {
+        "rewrite:functools_cache": report.rewrite_outcomes["default"]["rewrite:functools_cache"]
+    }

@@ -35,3 +35,18 @@ def test_broken_lines_are_skipped_and_counted(tmp_path):
     assert t.broken_lines == 3
     assert [r["type"] for r in t.records] == ["run", "step", "end"]
     assert t.run["run_id"] == "r" and t.steps[0]["accepted"] and t.end["status"] == "improved"
+
+
+def test_version_1_files_are_still_read_and_their_steps_are_the_models(tmp_path):
+    from afterburner.trajectory import FORMATS, step_origin
+
+    path = tmp_path / "old.jsonl"
+    path.write_text(
+        '{"format": "afterburner.trajectory/1", "type": "run", "run_id": "r"}\n'
+        '{"format": "afterburner.trajectory/1", "type": "step", "round": 1}\n'
+    )
+    with TrajectoryWriter(path) as w:  # today's writer: version 2, steps name their origin
+        w.write("step", round=2, origin="rewrite:functools_cache")
+    t = read_trajectory(path)
+    assert t.broken_lines == 0 and FORMAT == FORMATS[-1] == "afterburner.trajectory/2"
+    assert [step_origin(s) for s in t.steps] == ["model", "rewrite:functools_cache"]
