@@ -117,7 +117,7 @@ _NUMPY_PURE = {
     "mean", "std", "var", "min", "max", "amin", "amax", "argmin", "argmax", "median", "cumsum", "cumprod",
     "prod", "dot", "matmul", "inner", "outer", "vdot", "transpose", "cov", "corrcoef", "arange", "linspace",
     "zeros", "ones", "full", "eye", "identity", "diag", "sort", "argsort", "unique", "clip", "concatenate",
-    "stack", "vstack", "hstack", "ravel", "reshape", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
+    "stack", "vstack", "hstack", "column_stack", "dstack", "ravel", "reshape", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
     "arctan2", "sinh", "cosh", "tanh", "hypot", "floor", "ceil", "round", "isnan", "isfinite", "any", "all",
     "count_nonzero", "nonzero", "square", "power", "maximum", "minimum", "diff", "tril", "triu", "trace",
     "kron", "tile", "repeat", "flip", "percentile", "quantile", "nanmean", "nansum", "average", "histogram",
@@ -478,11 +478,14 @@ def _escaped(mod: _Module, loop: ast.AST, local: set[str], returns: bool = True)
     """Names in `loop` whose object may be stored or handed on (an alias, a container element, an argument
     of a method that may keep it, a return value): changing it later may change what another name holds."""
     out: set[str] = set()
+    returned = {id(n.value) for n in _walk(loop) if isinstance(n, ast.Return) and not returns}
     for n in _walk(loop):
         values: list[ast.AST] = []
         if isinstance(n, ast.Assign | ast.AnnAssign | ast.NamedExpr) and n.value is not None:
             values = [n.value]
-        elif isinstance(n, ast.List | ast.Tuple | ast.Set):
+        elif isinstance(n, ast.List | ast.Tuple) and isinstance(n.ctx, ast.Load) and id(n) not in returned:
+            values = list(n.elts)
+        elif isinstance(n, ast.Set):
             values = list(n.elts)
         elif isinstance(n, ast.Dict):
             values = [v for v in (*n.keys, *n.values) if v is not None]
@@ -847,6 +850,10 @@ class _Hoister:
             return not (isinstance(pp, ast.Call) and pp.func is p and p.attr not in _NONMUTATING_METHODS)
         if isinstance(p, ast.keyword):
             p = parents.get(id(p))
+        if isinstance(p, ast.List | ast.Tuple) and isinstance(p.ctx, ast.Load):
+            p = parents.get(id(p))  # `np.column_stack([E, xs])`: an element of an argument
+            if not isinstance(p, ast.Call):
+                return False
         if isinstance(p, ast.Call) and p.func is not e:
             return self.hoistable_call(p) or (isinstance(p.func, ast.Name) and p.func.id in _SAFE_BUILTINS)
         if isinstance(p, ast.For | ast.comprehension) and p.iter is e:
