@@ -1133,6 +1133,24 @@ def _numba_blocker(mod: _Module, fn: ast.FunctionDef) -> str:
     return ""
 
 
+_DTYPES = {"float": "float64", "int": "int_", "bool": "bool_", "complex": "complex128"}
+
+
+def _numpy_dtypes(mod: _Module, fn: ast.FunctionDef, src: _Source) -> None:
+    """``np.asarray(x, dtype=float)`` -> ``dtype=np.float64`` in `fn`: numpy reads the two alike, numba
+    types only the second."""
+    np_name = next((k for k, v in mod.aliases.items() if v == "numpy" and k in mod.modules), None)
+    local = _bound_names(fn) | _params(fn)
+    if np_name is None or np_name in local:
+        return
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Call) and mod.qual(n.func, local).startswith("numpy."):
+            for kw in n.keywords:
+                v = kw.value
+                if kw.arg == "dtype" and isinstance(v, ast.Name) and v.id in _DTYPES and v.id not in local:
+                    src.replace(v, f"{np_name}.{_DTYPES[v.id]}")
+
+
 def _numba_njit(mod: _Module, entry_point: str, hot: dict[int, float] | None) -> tuple[Rewrite | None, str]:
     name, _, method = parse_entry_point(entry_point)
     if method:
@@ -1151,6 +1169,7 @@ def _numba_njit(mod: _Module, entry_point: str, hot: dict[int, float] | None) ->
     src = _Source(mod.code)
     src.insert_line(fn.lineno, f"{src.indent(fn) or ''}@numba.njit")
     _with_import(src, mod.tree, "numba")
+    _numpy_dtypes(mod, fn, src)
     loops = _loops(fn)
     span = f"lines {loops[0].lineno}-{max(lp.end_lineno for lp in loops)}"
     why = (

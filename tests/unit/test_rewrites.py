@@ -451,3 +451,13 @@ def test_numba_stays_off_methods_helpers_and_light_loops(monkeypatch):
 def test_code_that_does_not_parse_or_lacks_the_target_gets_no_rewrite():
     assert plan_rewrites("def f(:\n", "f") == ([], [])
     assert plan_rewrites(FIB, "missing") == ([], [])
+
+
+def test_numba_spells_builtin_dtypes_as_numpy_types(monkeypatch):
+    monkeypatch.setattr(rewrites, "numba_available", lambda: True)
+    code = only(
+        LOOPY.replace("n = len(x)", "x = np.asarray(x, dtype=float)\n        n = len(x)"),
+        "inversions",
+        "numba_njit",
+    )
+    assert "x = np.asarray(x, dtype=np.float64)" in code  # numpy reads both alike; numba types only this
