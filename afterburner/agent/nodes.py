@@ -287,6 +287,7 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
                             status=results[code]["status"],
                             acceptable=results[code]["acceptable"],
                             speedup=(results[code]["comparison"] or {}).get("speedup"),
+                            origin=c.get("origin", "model"),
                         )
         except BaseException:  # Ctrl-C or a sandbox fault: do not wait for the other candidates
             pool.shutdown(wait=False, cancel_futures=True)

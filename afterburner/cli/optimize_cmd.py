@@ -176,7 +176,7 @@ class _Progress:
         if name == "round_started":
             self.round, self.k, self.done, self.passing = data["round"], data["candidates"], 0, 0
             self.best = data.get("best_speedup") or self.best
-        elif name == "candidate_evaluated":
+        elif name == "candidate_evaluated" and data.get("origin", "model") == "model":  # rewrites aside
             self.done += 1
             self.passing += data.get("status") == "passed"
         elif name == "best_improved":

@@ -116,3 +116,20 @@ def test_training_reads_only_the_models_steps(tmp_path):
     data = read_trajectories([res.trajectory_path])
     assert [s["origin"] for s in data.steps["ways"]] == ["model", "model"]
     assert sft_rows(data) == []  # nothing of the model's was better
+
+
+def test_events_name_the_rewrites_origin(tmp_path):
+    events = []
+    opt = Optimizer(
+        backend="scripted",
+        replies=[ECHO, WRONG],
+        sandbox=FakeSandbox(),
+        out_dir=tmp_path,
+        candidates=2,
+        rounds=1,
+    )
+    opt.run(task(), on_event=lambda name, data: events.append((name, data)))
+    evaluated = [d for n, d in events if n == "candidate_evaluated" and d["round"] == 1]
+    assert [d.get("origin", "model") for d in sorted(evaluated, key=lambda d: d["index"])][-1] == (
+        "rewrite:functools_cache"
+    )
