@@ -6,7 +6,7 @@
 
 For each task: the rewrites of `afterburner.agent.rewrites` that apply to its original (and why), and
 those that found their pattern but stay out (and why). With `--profile` the original is measured first
-and its profile passed on, as the optimizer does in its first round. With `--measure` each rewrite is
+and its profile and run time passed on, as the optimizer does in its first round. With `--measure` each rewrite is
 checked in the sandbox and, when correct, compared interleaved with the original (the verdict the
 optimizer would reach; the speedup with its 95% interval). No model runs.
 """
@@ -41,8 +41,9 @@ def main() -> None:
         files = sorted(glob.glob(str(Path(args.suite) / "*.yaml")))
         for f in files:
             task = load_task_file(f)
-            profile = sb.measure(task, task.code, profile=True).profile if sb else None
-            found, skipped = plan_rewrites(task.code, task.entry_point, profile)
+            m = sb.measure(task, task.code, profile=True) if sb else None
+            run_s = m.cpu_time_s.median if m is not None and m.ok else None
+            found, skipped = plan_rewrites(task.code, task.entry_point, m and m.profile, run_s)
             applied += bool(found)
             print(f"{task.name}: {', '.join(r.name for r in found) or '-'}", flush=True)
             for r in found:

@@ -27,8 +27,8 @@ global changed through an alias).
   or most of the profile inside its loops), which calls only builtins, math and numpy. Needs numba
   (``pip install 'afterburner[numba]'``); skipped with that reason when it is absent. ``dtype=float``
   (and int, bool, complex) in numpy calls becomes ``np.float64`` (numpy reads both alike; numba types
-  only the second). The compile time (about a second) is part of the measured run, so it pays only where
-  the original takes seconds.
+  only the second). The compile time (about a second) is part of the measured run, so it is tried only
+  where the original's run takes longer (`NUMBA_MIN_RUN_S`).
 
 With a profile (`afterburner.measurement.Profile` or its dict), hoisting and numba look only at loops
 that hold a measured share of the time; without one, at every loop of the target and the functions it
@@ -65,6 +65,7 @@ REWRITES = ("functools_cache", "hoist_invariants", "numba_njit")
 
 HOT_SHARE = 0.05  # a loop whose lines hold less of the profiled time is not worth a rewrite
 NUMBA_SHARE = 0.5  # numba: at least this share of the time inside the target's loops
+NUMBA_MIN_RUN_S = 1.0  # numba: its compile time (about a second, in the measured run) needs a longer run
 MAX_HOISTS = 20
 
 
@@ -1150,7 +1151,9 @@ def _numpy_dtypes(mod: _Module, fn: ast.FunctionDef, src: _Source) -> None:
                     src.replace(v, f"{np_name}.{_DTYPES[v.id]}")
 
 
-def _numba_njit(mod: _Module, entry_point: str, hot: dict[int, float] | None) -> tuple[Rewrite | None, str]:
+def _numba_njit(
+    mod: _Module, entry_point: str, hot: dict[int, float] | None, run_s: float | None = None
+) -> tuple[Rewrite | None, str]:
     name, _, method = parse_entry_point(entry_point)
     if method:
         fn, _ = mod.target(entry_point)
@@ -1165,6 +1168,11 @@ def _numba_njit(mod: _Module, entry_point: str, hot: dict[int, float] | None) ->
         return None, why
     if not numba_available():
         return None, "numba is not installed (pip install 'afterburner[numba]')"
+    if run_s is not None and run_s < NUMBA_MIN_RUN_S:
+        return None, (
+            f"the original runs in {run_s:.2f} s: numba's compile time (about a second, measured with it) "
+            "would not pay"
+        )
     src = _Source(mod.code)
     src.insert_line(fn.lineno, f"{src.indent(fn) or ''}@numba.njit")
     _with_import(src, mod.tree, "numba")
@@ -1180,9 +1188,13 @@ def _numba_njit(mod: _Module, entry_point: str, hot: dict[int, float] | None) ->
 # ------------------------------------------------------------------------------------------- API
 
 
-def plan_rewrites(code: str, entry_point: str, profile: Any = None) -> tuple[list[Rewrite], list[Skipped]]:
+def plan_rewrites(
+    code: str, entry_point: str, profile: Any = None, run_s: float | None = None
+) -> tuple[list[Rewrite], list[Skipped]]:
     """The rewrites that apply to `code` (each a whole new module), and those that found their pattern
-    but stay out (with the reason). Code that does not parse, or lacks the entry point, gets none."""
+    but stay out (with the reason). `profile`: the code's measured profile; `run_s`: the CPU time of one
+    run of its workload (numba's compile time must have a chance to pay). Code that does not parse, or
+    lacks the entry point, gets none."""
     try:
         mod = _Module(code)
     except (SyntaxError, ValueError):
@@ -1197,7 +1209,7 @@ def plan_rewrites(code: str, entry_point: str, profile: Any = None) -> tuple[lis
     hoist = _hoist_invariants(mod, entry_point, hot)
     if hoist is not None:
         found.append(hoist)
-    jit, why = _numba_njit(mod, entry_point, hot)
+    jit, why = _numba_njit(mod, entry_point, hot, run_s)
     if jit is not None:
         found.append(jit)
     elif why:
@@ -1205,9 +1217,11 @@ def plan_rewrites(code: str, entry_point: str, profile: Any = None) -> tuple[lis
     return [r for r in found if r.code != code], skipped
 
 
-def mechanical_candidates(code: str, entry_point: str, profile: Any = None) -> list[Rewrite]:
-    """The mechanical rewrites that apply to `code` (see the module's docstring)."""
-    return plan_rewrites(code, entry_point, profile)[0]
+def mechanical_candidates(
+    code: str, entry_point: str, profile: Any = None, run_s: float | None = None
+) -> list[Rewrite]:
+    """The mechanical rewrites that apply to `code` (see the module's docstring and `plan_rewrites`)."""
+    return plan_rewrites(code, entry_point, profile, run_s)[0]
 
 
 def enabled(strategy: Any, settings: Any) -> bool:
@@ -1222,8 +1236,9 @@ def rewrite_candidates(ctx: Any, state: dict, start: int) -> list[dict]:
     code = ctx.task.code
     if not code or not enabled(ctx.strategy, ctx.settings):
         return []
-    profile = (state.get("baseline") or {}).get("profile")
-    found, skipped = plan_rewrites(code, ctx.task.entry_point, profile)
+    baseline = state.get("baseline") or {}
+    run_s = (baseline.get("cpu_time_s") or {}).get("median")
+    found, skipped = plan_rewrites(code, ctx.task.entry_point, baseline.get("profile"), run_s)
     if found or skipped:
         log.info("mechanical rewrites of %s:\n%s", ctx.task.name, describe(found, skipped))
     return [

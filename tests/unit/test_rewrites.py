@@ -461,3 +461,12 @@ def test_numba_spells_builtin_dtypes_as_numpy_types(monkeypatch):
         "numba_njit",
     )
     assert "x = np.asarray(x, dtype=np.float64)" in code  # numpy reads both alike; numba types only this
+
+
+def test_numba_waits_for_a_run_long_enough_to_pay_its_compile_time(monkeypatch):
+    monkeypatch.setattr(rewrites, "numba_available", lambda: True)
+    code = dedent(LOOPY)
+    assert [r.name for r in mechanical_candidates(code, "inversions", run_s=2.5)] == ["numba_njit"]
+    assert mechanical_candidates(code, "inversions", run_s=0.12) == []
+    reason = {s.name: s.reason for s in plan_rewrites(code, "inversions", run_s=0.12)[1]}["numba_njit"]
+    assert reason.startswith("the original runs in 0.12 s: numba's compile time")
