@@ -212,7 +212,10 @@ class TransformersBackend:
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(str(path))
-        lm = PeftModelForCausalLM.from_pretrained(lm, str(path)).to(self.device).eval()
+        from afterburner.llm.quiet import quiet_library_warnings
+
+        with quiet_library_warnings():  # peft reads transformers' deprecated gradient-checkpointing name
+            lm = PeftModelForCausalLM.from_pretrained(lm, str(path)).to(self.device).eval()
         return lm, tokenizer
 
 
