@@ -81,8 +81,9 @@ class RunView:
         self.best = 1.0
         self.best_is_original = True
 
-    def _r(self) -> str:
-        return f"round {self.round}/{self.rounds}" if self.rounds else f"round {self.round}"
+    def _r(self, d: dict | None = None) -> str:
+        rnd = (d or {}).get("round", self.round)
+        return f"round {rnd}/{self.rounds}" if self.rounds else f"round {rnd}"
 
     def _ref(self) -> str:
         return "the original" if self.best_is_original else "the best so far"
@@ -109,9 +110,9 @@ class RunView:
             return [("status", f"measuring the original: {_runs(d)}")]
         if what == "candidate":
             i, k = d.get("index", 0) + 1, d.get("candidates") or self.k
-            return [("status", f"{self._r()}: measuring candidate {i}/{k} against {self._ref()}: {_runs(d)}")]
+            return [("status", f"{self._r(d)}: measuring candidate {i}/{k} against {self._ref()}: {_runs(d)}")]
         if what == "best":
-            return [("status", f"{self._r()}: profiling the new best: {_runs(d)}")]
+            return [("status", f"{self._r(d)}: profiling the new best: {_runs(d)}")]
         if what == "final":
             return [("status", f"final comparison, original vs best, interleaved: {_runs(d)}")]
         return [("status", f"measuring: {_runs(d)}")]

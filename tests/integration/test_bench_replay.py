@@ -172,7 +172,14 @@ def test_wrong_replies_keep_the_original_and_resume_skips_done_work(suite, tmp_p
 )
 def test_from_description_problem_set(problem_set, tmp_path, capsys, model, pass_at_1, time_pct):
     data = bench(
-        capsys, str(problem_set), "--model", model, "--strategy", "afterburner", "--results-dir", str(tmp_path / "o")
+        capsys,
+        str(problem_set),
+        "--model",
+        model,
+        "--strategy",
+        "afterburner",
+        "--results-dir",
+        str(tmp_path / "o"),
     )
     agg = data["aggregates"]["afterburner"]
     assert agg["n"] == 2 and agg["pass_at_1"] == pass_at_1 and agg["time_pct"] == time_pct
