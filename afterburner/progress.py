@@ -110,7 +110,9 @@ class RunView:
             return [("status", f"measuring the original: {_runs(d)}")]
         if what == "candidate":
             i, k = d.get("index", 0) + 1, d.get("candidates") or self.k
-            return [("status", f"{self._r(d)}: measuring candidate {i}/{k} against {self._ref()}: {_runs(d)}")]
+            return [
+                ("status", f"{self._r(d)}: measuring candidate {i}/{k} against {self._ref()}: {_runs(d)}")
+            ]
         if what == "best":
             return [("status", f"{self._r(d)}: profiling the new best: {_runs(d)}")]
         if what == "final":
