@@ -473,7 +473,8 @@ def _record_line(rec: TaskRecord) -> str:
     speedup = getattr(f, "speedup", None)
     if isinstance(speedup, int | float) and speedup == speedup:
         what += f", {speedup:.2f}x the starting code"
-    return f"{what} ({rec.n_rounds} rounds, {rec.wall_time_s:.0f} s)"
+    rounds = f"{rec.n_rounds} round{'s' * (rec.n_rounds != 1)}"
+    return f"{what} ({rounds}, {rec.wall_time_s:.0f} s)"
 
 
 def _sum_outcomes(records: list[TaskRecord]) -> dict[str, int]:
