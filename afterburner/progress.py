@@ -71,6 +71,24 @@ def _runs(d: dict) -> str:
     return f"run {n}/{at_most}" if d.get("fixed") else f"run {n} of up to {at_most}"
 
 
+def _clip(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _reason(d: dict) -> str:
+    """Why a candidate failed, short: a wrong answer's expected and got values, a crash's error line."""
+    case = d.get("first_failure") or {}
+    outcome = d.get("outcome")
+    if outcome == "wrong" and (case.get("expected") or case.get("got")):
+        parts = [f"expected {_clip(case.get('expected', ''), 30)}", f"got {_clip(case.get('got', ''), 30)}"]
+        return ", ".join(parts) + (f" for {_clip(case['input'], 30)}" if case.get("input") else "")
+    if outcome == "crash" and case.get("error"):
+        lines = [ln for ln in case["error"].splitlines() if ln.strip()]
+        return _clip(lines[-1], 90) if lines else ""
+    return d.get("failure") or ""
+
+
 class RunView:
     """Turns the events of one run into ``(kind, text)`` items: ``line`` (lasting), ``status`` (the work
     in progress, replaced by the next one) or ``clear``. Pure bookkeeping: no output."""
@@ -129,7 +147,7 @@ class RunView:
         upto = f" (up to {d['max_new_tokens']} new tokens each)" if d.get("max_new_tokens") else ""
         return [
             ("line", f"{self._r()}: generating {self.k} candidate{'s' * (self.k != 1)}{upto}"),
-            ("status", f"{self._r()}: generating (the prompt first)"),
+            ("status", f"{self._r()}: generating"),
         ]
 
     def _on_tokens(self, d: dict) -> list[Item]:
@@ -149,7 +167,7 @@ class RunView:
 
     def verdict(self, d: dict) -> str:
         """One candidate's verdict in words (the `candidate_evaluated` payload)."""
-        outcome, why = d.get("outcome") or "", d.get("failure") or ""
+        outcome, why = d.get("outcome") or "", _reason(d)
         if len(why) > MAX_REASON:
             why = why[: MAX_REASON - 3] + "..."
         because = f" ({why})" if why else ""

@@ -350,6 +350,7 @@ def _emit_verdict(ctx: RunContext, rnd: int, k: int, c: dict, result: dict) -> N
         status=result["status"],
         outcome=classify_step({**result, "accepted": result.get("acceptable", False)}),
         failure=_one_line(result.get("failure", ""), 160),
+        first_failure=(result.get("check") or {}).get("failure"),  # {input, expected, got, error} or None
         acceptable=result.get("acceptable", False),
         speedup=cmp.get("speedup"),
         speedup_ci=cmp.get("speedup_ci"),

@@ -35,15 +35,19 @@ RUN = [
     ("measuring", {"what": "best", "round": 1, "run": 3, "at_most": 12, "fixed": True}),
     ("best_improved", {"round": 1, "index": 1, "best_speedup": 34.88}),
     ("round_finished", {"round": 1, "rounds": 2, "passed": 1, "candidates": 3, "stop_reason": ""}),
-    ("round_started", {"round": 2, "rounds": 2, "candidates": 3, "max_new_tokens": 512}),
-    ("generated", {"round": 2, "replies": 3, "tokens": 300, "seconds": 30.0}),
-    ("candidate_evaluated", {"round": 2, "index": 0, "candidates": 3, "status": "unchanged",
+    ("round_started", {"round": 2, "rounds": 2, "candidates": 4, "max_new_tokens": 512}),
+    ("generated", {"round": 2, "replies": 4, "tokens": 300, "seconds": 30.0}),
+    ("candidate_evaluated", {"round": 2, "index": 0, "candidates": 4, "status": "unchanged",
                              "outcome": "unchanged"}),
-    ("candidate_evaluated", {"round": 2, "index": 1, "candidates": 3, "status": "passed",
+    ("candidate_evaluated", {"round": 2, "index": 1, "candidates": 4, "status": "passed",
                              "outcome": "not_significant", "speedup": 1.02, "speedup_ci": [0.97, 1.08]}),
-    ("candidate_evaluated", {"round": 2, "index": 2, "candidates": 3, "status": "timeout", "outcome": "timeout",
+    ("candidate_evaluated", {"round": 2, "index": 2, "candidates": 4, "status": "timeout", "outcome": "timeout",
                              "failure": "killed after 10.0 s at the time limit of 10 s per run"}),
-    ("round_finished", {"round": 2, "rounds": 2, "passed": 1, "candidates": 3, "stop_reason": "max_rounds"}),
+    ("candidate_evaluated", {"round": 2, "index": 3, "candidates": 4, "status": "runtime_error", "outcome": "crash",
+                             "failure": "input: [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]] error: Traceback ...",
+                             "first_failure": {"input": "[[1, 2, 3]]", "error": "Traceback (most recent call last):\n"
+                                               "  File \"<candidate>\", line 3\nIndexError: list index out of range"}}),
+    ("round_finished", {"round": 2, "rounds": 2, "passed": 1, "candidates": 4, "stop_reason": "max_rounds"}),
     ("measuring", {"what": "final", "run": 7, "at_most": 12, "fixed": True}),
     ("finished", {"stop_reason": "max_rounds", "rounds": 2, "speedup": 28.66, "speedup_ci": [27.9, 29.4],
                   "improved": True, "kept": "best"}),
@@ -59,12 +63,13 @@ LINES = [
     "round 1/2: new best (candidate 2): ~34.9x the original (estimate from separate runs; the final figure "
     "is re-measured interleaved)",
     "round 1/2 done: 1/3 correct; best so far ~34.9x the original (estimate)",
-    "round 2/2: generating 3 candidates (up to 512 new tokens each)",
-    "round 2/2: 3 replies, 300 new tokens in 30 s, 10.0 tokens/s",
-    "  candidate 1/3: the code again (the same program as the best so far)",
-    "  candidate 2/3: correct, not significantly faster: 1.02x the best so far (95% CI 0.97-1.08)",
-    "  candidate 3/3: timeout (killed after 10.0 s at the time limit of 10 s per run)",
-    "round 2/2 done: 1/3 correct; best so far ~34.9x the original (estimate); stopping: reached the last round",
+    "round 2/2: generating 4 candidates (up to 512 new tokens each)",
+    "round 2/2: 4 replies, 300 new tokens in 30 s, 10.0 tokens/s",
+    "  candidate 1/4: the code again (the same program as the best so far)",
+    "  candidate 2/4: correct, not significantly faster: 1.02x the best so far (95% CI 0.97-1.08)",
+    "  candidate 3/4: timeout (killed after 10.0 s at the time limit of 10 s per run)",
+    "  candidate 4/4: crash, runtime error (IndexError: list index out of range)",
+    "round 2/2 done: 1/4 correct; best so far ~34.9x the original (estimate); stopping: reached the last round",
     "final comparison, original vs best, interleaved: 28.66x (95% CI 27.90-29.40), significant",
 ]
 
@@ -194,7 +199,7 @@ def test_the_loop_events_become_verdict_lines(task, tmp_path):  # noqa: F811
     )  # fmt: skip
     res = opt.run(task, on_event=ProgressDisplay(out, tty=False))
     lines = out.getvalue().splitlines()
-    assert "  candidate 1/2: wrong answer (input: [1, 2] expected: [] got: [1])" in lines
+    assert "  candidate 1/2: wrong answer (expected [], got [1] for [1, 2])" in lines
     assert "  candidate 2/2: faster: 4.00x the original (95% CI 4.00-4.00), significant" in lines
     assert any(ln.startswith("  candidate 1/2: format error (") for ln in lines)
     assert "  candidate 2/2: correct but slower: 0.12x the best so far (95% CI 0.12-0.13)" in lines
