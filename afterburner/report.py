@@ -62,8 +62,9 @@ def _final_cpu(result: Any) -> tuple[dict, dict] | None:
 def summary_rows(result: Any) -> list[tuple[str, str, str]]:
     """(what, original, best) rows: every number says what it is.
 
-    CPU times come from the final comparison when there is one, the same interleaved runs as the
-    speedup (so the speedup is their ratio); otherwise from the original's and the best's own runs."""
+    CPU times and peak memory come from the final comparison when there is one, the same interleaved
+    runs as the speedup and the memory ratio (so those are their ratios); otherwise from the original's
+    and the best's own runs."""
     base, best = result.baseline, result.best
     lo, hi = result.speedup_ci
     ci = f" (95% CI {lo:.2f}-{hi:.2f})" if math.isfinite(lo) and math.isfinite(hi) else ""
@@ -85,12 +86,15 @@ def summary_rows(result: Any) -> list[tuple[str, str, str]]:
             fmt_seconds(_median(base)),
             fmt_seconds(_median(best)),
         )
+    peak_a, peak_b = getattr(base, "peak_memory_bytes", None), getattr(best, "peak_memory_bytes", None)
+    if final:  # the memory ratio's runs too
+        peak_a, peak_b = (result.final[k].get("peak_memory_bytes") for k in ("a", "b"))
     return [
         cpu,
         (
-            "peak memory (tracemalloc)",
-            fmt_bytes(getattr(base, "peak_memory_bytes", None)),
-            fmt_bytes(getattr(best, "peak_memory_bytes", None)),
+            "peak memory (tracemalloc" + (", the same runs)" if final else ")"),
+            fmt_bytes(peak_a),
+            fmt_bytes(peak_b),
         ),
         ("speedup (original vs best, interleaved)", "1.00x", speed),
         ("memory ratio (best / original)", "1.00", f"{mem:.2f}" if mem is not None else "n/a"),

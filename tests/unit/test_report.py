@@ -93,3 +93,10 @@ def test_the_run_folder_keeps_the_best_code(result):
 
     assert Path(result.best_path) == Path(result.run_dir) / "best.py"
     assert Path(result.best_path).read_text() == result.best_code != result.original_code
+
+
+def test_the_tables_peak_memory_is_that_of_the_memory_ratios_runs(result):
+    rows = {a: (b, c) for a, b, c in summary_rows(result)}
+    a, b = (result.final[k]["peak_memory_bytes"] for k in ("a", "b"))
+    assert rows["peak memory (tracemalloc, the same runs)"] == (fmt_bytes(a), fmt_bytes(b))
+    assert rows["memory ratio (best / original)"][1] == f"{b / a:.2f}"
