@@ -217,6 +217,10 @@ def plot_figure(
                 textcoords="offset points",
             )
     ax.set_yscale("log")
+    ys_all = [1e3 * v for v in (original_s, best_s) if v] + [1e3 * y for *_, y, _ in points]
+    ys_all += [1e3 * y for _, y in series["best"]]
+    if ys_all:  # room for the annotations above the highest and below the lowest line
+        ax.set_ylim(min(ys_all) / 1.8, max(ys_all) * 1.6)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_seconds(v / 1e3)))
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.set_ylabel("CPU time, median (log scale)")
