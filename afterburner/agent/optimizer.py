@@ -9,7 +9,8 @@ Events (``on_event(name, payload)``; `afterburner.progress.ProgressDisplay` show
 order a run meets them: loading_model, started, measuring (per timed run: what = original, candidate,
 best, final), original_measured, round_started, tokens (per decoding step, when the backend streams),
 generated, candidate_evaluated (one per candidate, as its verdict lands), best_improved, round_finished,
-finished.
+finished. ``measuring`` events of candidates come from the threads that evaluate them: a callback that
+keeps state takes a lock (`ProgressDisplay` does).
 """
 
 from __future__ import annotations
