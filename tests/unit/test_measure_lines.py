@@ -3,8 +3,7 @@
 import pytest
 
 from afterburner.cli.measure_cmd import measurement_lines
-from afterburner.measurement import Measurement
-from afterburner.sandbox.result import Status
+from afterburner.results import Measurement, Status
 
 
 @pytest.mark.parametrize(
