@@ -26,6 +26,7 @@ _EXPORTS = {
     "optimize": "afterburner.agent.optimizer",
     "Optimizer": "afterburner.agent.optimizer",
     "OptimizationResult": "afterburner.agent.optimizer",
+    "ProgressDisplay": "afterburner.progress",
     "build_graph": "afterburner.agent.graph",
     "read_trajectory": "afterburner.trajectory",
     "get_backend": "afterburner.llm",

@@ -29,7 +29,7 @@ OUT="${OUT:-benchmarks/results/$SUITE-headline}"
 SHARDS="${SHARDS:-1}"
 cmd=(python -m afterburner bench "benchmarks/suites/$SUITE"
   --strategy default --strategy afterburner --strategy baseline ${MODEL:+--model "$MODEL"}
-  --rounds 3 --candidates 2 --out "$OUT" --resume)
+  --rounds 3 --candidates 2 --results-dir "$OUT" --resume)
 if [ "$SHARDS" -gt 1 ]; then
   mkdir -p "$OUT"
   pids=()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from afterburner.errors import ConfigError
+from afterburner.llm.quiet import quiet_library_warnings
 from training.config import TrainConfig
 from training.data import dpo_rows, read_trajectories, to_dataset
 
@@ -35,6 +36,7 @@ def dpo_dataset(cfg: TrainConfig) -> tuple[Any, dict]:
     return to_dataset(rows, ["prompt", "chosen", "rejected"]), report
 
 
+@quiet_library_warnings()  # peft's warnings about names and lookups the user does not control
 def train_dpo(cfg: TrainConfig, output_dir: str | None = None) -> Path:
     """Run DPO as configured; returns the output directory (a LoRA adapter by default)."""
     out = output_dir or cfg.output_dir

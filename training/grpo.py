@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from afterburner.errors import ConfigError
+from afterburner.llm.quiet import quiet_library_warnings
 from afterburner.task import Task
 from training.config import TrainConfig
 from training.data import (
@@ -72,6 +73,7 @@ def grpo_dataset(cfg: TrainConfig, sandbox: Any = None) -> tuple[Any, dict]:
     return to_dataset(rows), report
 
 
+@quiet_library_warnings()  # peft's warnings about names and lookups the user does not control
 def train_grpo(
     cfg: TrainConfig, output_dir: str | None = None, *, sandbox_factory: Callable[[], Any] | None = None
 ) -> Path:

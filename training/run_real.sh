@@ -46,7 +46,7 @@ EOF
 
 if [ -z "${SKIP_BENCH:-}" ]; then
   python -m afterburner bench "$SUITE" --limit "$HELDOUT" --model "$BASE" --model "$OUT" \
-    --strategy default --rounds 2 --candidates 2 --out "$OUT/bench" --no-progress
+    --strategy default --rounds 2 --candidates 2 --results-dir "$OUT/bench" --no-progress
   # the prompt GRPO trained on, answered by each model: how many first-round replies are correct / faster
   for model in "$BASE" "$OUT"; do
     python benchmarks/first_round.py --suite "$SUITE" --skip 0 --tasks "$HELDOUT" --n 4 --model "$model" \

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from afterburner.errors import ConfigError
+from afterburner.llm.quiet import quiet_library_warnings
 from training.config import TrainConfig
 from training.data import load_tasks, read_trajectories, sft_rows, to_dataset, validate_tasks
 from training.rewards import get_sandbox
@@ -39,6 +40,7 @@ def sft_dataset(cfg: TrainConfig, sandbox: Any = None) -> tuple[Any, dict]:
     return to_dataset(rows, ["prompt", "completion"]), report
 
 
+@quiet_library_warnings()  # peft's warnings about names and lookups the user does not control
 def train_sft(cfg: TrainConfig, output_dir: str | None = None) -> Path:
     """Run SFT as configured; returns the output directory (a LoRA adapter by default)."""
     out = output_dir or cfg.output_dir

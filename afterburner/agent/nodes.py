@@ -73,15 +73,28 @@ def _failure_line(failure: Any) -> str:
     return "; ".join(parts)
 
 
-def _measure_profiled(ctx: RunContext, code: str) -> Any:
+def _run_progress(ctx: RunContext, what: str, **where: Any) -> dict:
+    """``on_run=`` for a sandbox timing call, emitting a `measuring` event per timed run, when anyone
+    listens and the sandbox reports its runs (`Sandbox.reports_runs`); else no keyword at all."""
+    if ctx.on_event is None or not getattr(ctx.sandbox, "reports_runs", False):
+        return {}
+    fixed = ctx.settings.repeats is not None
+
+    def on_run(n: int, at_most: int) -> None:
+        ctx.emit("measuring", what=what, run=n, at_most=at_most, fixed=fixed, **where)
+
+    return {"on_run": on_run}
+
+
+def _measure_profiled(ctx: RunContext, code: str, **progress: Any) -> Any:
     """Measure with a profile (for the feedback); if profiling itself fails, measure without it."""
     try:
-        return ctx.sandbox.measure(ctx.task, code, repeats=ctx.settings.repeats, profile=True)
+        return ctx.sandbox.measure(ctx.task, code, repeats=ctx.settings.repeats, profile=True, **progress)
     except (KeyboardInterrupt, AfterburnerError):
         raise
     except Exception as e:  # the profiler is a nice-to-have: the loop goes on without hot lines
         log.warning("profiling failed (%s: %s); measuring without a profile", type(e).__name__, e)
-        return ctx.sandbox.measure(ctx.task, code, repeats=ctx.settings.repeats, profile=False)
+        return ctx.sandbox.measure(ctx.task, code, repeats=ctx.settings.repeats, profile=False, **progress)
 
 
 def measure_original(state: OptimizerState, runtime: Any) -> dict:
@@ -98,7 +111,7 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
                 f"the original code fails its own tests ({check.status.value}{': ' + why if why else ''}); "
                 "there is nothing to preserve: fix the code or the tests first"
             )
-        m = _measure_profiled(ctx, task.code)
+        m = _measure_profiled(ctx, task.code, **_run_progress(ctx, "original"))
         if not m.ok:
             if m.status.value in ("timeout", "memory_exceeded"):
                 error = m.failure.error if m.failure else ""
@@ -110,6 +123,7 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
         limits = pick_limits(s.timeout_s, s.memory_limit_mib, check, m)
         ctx.sandbox = with_limits(ctx.sandbox, limits["timeout_s"], limits["memory_bytes"])
         ctx.extra["limits"] = limits
+        ctx.emit("original_measured", cpu_s=_median(baseline), runs=(baseline["cpu_time_s"] or {}).get("n"))
     first = {"conversation": initial_conversation(task, ctx.strategy, s.goal), "suggested": []}
     if baseline and ctx.strategy.feedback == "profile":
         # the original's measured hot lines and their remedies already steer the first round
@@ -149,7 +163,14 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
     s = ctx.settings
     rnd = state["round"] + 1
     k = s.candidates
-    ctx.emit("round_started", round=rnd, candidates=k, best_speedup=state.get("best_speedup", 1.0))
+    ctx.emit(
+        "round_started",
+        round=rnd,
+        rounds=s.rounds,
+        candidates=k,
+        max_new_tokens=s.max_new_tokens,
+        best_speedup=state.get("best_speedup", 1.0),
+    )
     sampling = Sampling(
         temperature=s.temperature,
         top_p=s.top_p,
@@ -161,11 +182,12 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
     n_fresh = math.floor(k * ctx.strategy.fresh) if fresh_conv else 0
     prefill = _reply_prefill(ctx)  # the reply's start (fence, signature), where the backend continues it
     conv, fresh_conv = _prefilled(state["conversation"], prefill), _prefilled(fresh_conv, prefill)
+    stream = _token_progress(ctx, rnd)
     if n_fresh:  # one batched call: k - n_fresh samples of the refine prompt, n_fresh of the fresh one
         convs = [conv] * (k - n_fresh) + [fresh_conv] * n_fresh
-        completions = [c for [c] in ctx.backend.generate(convs, n=1, sampling=sampling)]
+        completions = [c for [c] in ctx.backend.generate(convs, n=1, sampling=sampling, **stream)]
     else:
-        [completions] = ctx.backend.generate([conv], n=k, sampling=sampling)
+        [completions] = ctx.backend.generate([conv], n=k, sampling=sampling, **stream)
     candidates = [
         Candidate(
             index=i,
@@ -181,6 +203,10 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
     # the prompt tokens of each distinct prompt, once: its samples share it
     prompt_tokens = sum({c["fresh"]: c["prompt_tokens"] for c in candidates}.values())
     used = prompt_tokens + sum(c.completion_tokens for c in completions)
+    generated = sum(c.completion_tokens for c in completions)
+    ctx.emit(
+        "generated", round=rnd, replies=len(completions), tokens=generated, seconds=time.monotonic() - t0
+    )
     if rnd == 1:  # the mechanical rewrites of the original go beside the model's first k (agent/rewrites.py)
         candidates += rewrite_candidates(ctx, state, start=len(candidates))
     return {
@@ -190,6 +216,25 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
         "llm_calls": state.get("llm_calls", 0) + 1,
         "elapsed_s": state.get("elapsed_s", 0.0) + time.monotonic() - t0,
     }
+
+
+def _token_progress(ctx: RunContext, rnd: int) -> dict:
+    """``on_tokens=`` for the backend, emitting `tokens` events, when anyone listens and it streams."""
+    if ctx.on_event is None or not getattr(ctx.backend, "streams_tokens", False):
+        return {}
+    t0 = time.monotonic()
+
+    def on_tokens(tokens: int, finished: int, replies: int) -> None:
+        ctx.emit(
+            "tokens",
+            round=rnd,
+            tokens=tokens,
+            finished=finished,
+            replies=replies,
+            seconds=time.monotonic() - t0,
+        )
+
+    return {"on_tokens": on_tokens}
 
 
 def _reply_prefill(ctx: RunContext) -> str:
@@ -205,7 +250,7 @@ def _prefilled(conversation: list[dict] | None, prefill: str) -> list[dict] | No
     return [*conversation, {"role": "assistant", "content": prefill}]
 
 
-def _evaluate_code(ctx: RunContext, best_code: str, code: str) -> dict:
+def _evaluate_code(ctx: RunContext, best_code: str, code: str, progress: dict | None = None) -> dict:
     """Correctness first, then (if correct) an interleaved comparison against the current best."""
     task, s = ctx.task, ctx.settings
     check = ctx.sandbox.check(task, code)
@@ -222,10 +267,12 @@ def _evaluate_code(ctx: RunContext, best_code: str, code: str) -> dict:
     if not check.passed:
         return out
     if not best_code:  # written from a description: measured alone, the fastest correct one wins
-        m = ctx.sandbox.measure(task, code, repeats=s.repeats)
+        m = ctx.sandbox.measure(task, code, repeats=s.repeats, **(progress or {}))
         out.update(status=m.status.value, measurement=m.to_dict(), acceptable=m.ok)
         return out
-    cmp = ctx.sandbox.compare(task, best_code, code, repeats=s.repeats, min_gain=s.min_gain)
+    cmp = ctx.sandbox.compare(
+        task, best_code, code, repeats=s.repeats, min_gain=s.min_gain, **(progress or {})
+    )
     cmp_d = cmp.to_dict()
     out["comparison"] = cmp_d
     if not cmp.b.ok:
@@ -250,7 +297,7 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
 
     ctx = _ctx(runtime)
     t0 = time.monotonic()
-    task, best_code = ctx.task, state["best_code"]
+    task, best_code, rnd = ctx.task, state["best_code"], state["round"]
     cands = [dict(c) for c in state["candidates"]]
     for c in cands:
         if c.get("origin", "model") != "model":
@@ -260,35 +307,34 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
         c["code"], c["comparison"], c["check"], c["acceptable"] = "", None, None, False
         if not ext.ok:
             c.update(status="format_error", failure=ext.reason)
-            continue
-        try:
-            c["code"] = merge_into_module(best_code, ext.code, task.entry_point) if best_code else ext.code
-        except (SyntaxError, ValueError) as e:
-            c.update(status="format_error", failure=f"could not merge the code into the module: {e}")
-            continue
-        if same_program(c["code"], best_code):  # formatting, comments, docstrings or imports alone
+        else:
+            try:
+                c["code"] = (
+                    merge_into_module(best_code, ext.code, task.entry_point) if best_code else ext.code
+                )
+            except (SyntaxError, ValueError) as e:
+                c.update(status="format_error", failure=f"could not merge the code into the module: {e}")
+        if c["code"] and same_program(c["code"], best_code):  # formatting, comments, docstrings, imports
             c.update(status="unchanged", failure="the same code as the current best: nothing was changed")
+        if "status" in c:  # its verdict is in already
+            _emit_verdict(ctx, rnd, _model_k(cands), c, c)
     unique = sorted({c["code"] for c in cands if c["code"] and "status" not in c})
     results: dict[str, dict] = {}
     if unique:
         workers = ctx.settings.parallel or min(len(unique), _pool_size(ctx.sandbox))
         pool = ThreadPoolExecutor(max_workers=max(1, workers))
         try:
-            futures = {pool.submit(_evaluate_code, ctx, best_code, code): code for code in unique}
+            futures = {}
+            for code in unique:
+                first = min(c["index"] for c in cands if c["code"] == code)
+                where = _run_progress(ctx, "candidate", round=rnd, index=first, candidates=len(cands))
+                futures[pool.submit(_evaluate_code, ctx, best_code, code, where)] = code
             for fut in as_completed(futures):
                 code = futures[fut]
                 results[code] = fut.result()
                 for c in cands:
-                    if c["code"] == code:
-                        ctx.emit(
-                            "candidate_evaluated",
-                            round=state["round"],
-                            index=c["index"],
-                            status=results[code]["status"],
-                            acceptable=results[code]["acceptable"],
-                            speedup=(results[code]["comparison"] or {}).get("speedup"),
-                            origin=c.get("origin", "model"),
-                        )
+                    if c["code"] == code and "status" not in c:
+                        _emit_verdict(ctx, rnd, _model_k(cands), c, results[code])
         except BaseException:  # Ctrl-C or a sandbox fault: do not wait for the other candidates
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -296,16 +342,31 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
     for c in cands:
         if c["code"] in results and "status" not in c:
             c.update(results[c["code"]])
-        elif c["status"] in ("format_error", "unchanged"):
-            ctx.emit(
-                "candidate_evaluated",
-                round=state["round"],
-                index=c["index"],
-                status=c["status"],
-                acceptable=False,
-                speedup=None,
-            )
     return {"candidates": cands, "elapsed_s": state.get("elapsed_s", 0.0) + time.monotonic() - t0}
+
+
+def _emit_verdict(ctx: RunContext, rnd: int, k: int, c: dict, result: dict) -> None:
+    """The `candidate_evaluated` event of candidate `c`, whose evaluation is `result`."""
+    cmp = result.get("comparison") or {}
+    ctx.emit(
+        "candidate_evaluated",
+        round=rnd,
+        index=c["index"],
+        candidates=k,
+        status=result["status"],
+        outcome=classify_step({**result, "accepted": result.get("acceptable", False)}),
+        failure=_one_line(result.get("failure", ""), 160),
+        first_failure=(result.get("check") or {}).get("failure"),  # {input, expected, got, error} or None
+        acceptable=result.get("acceptable", False),
+        speedup=cmp.get("speedup"),
+        speedup_ci=cmp.get("speedup_ci"),
+        origin=c.get("origin", "model"),
+    )
+
+
+def _model_k(cands: list[dict]) -> int:
+    """How many of the round's candidates the model wrote (the mechanical rewrites come after them)."""
+    return sum(c.get("origin", "model") == "model" for c in cands)
 
 
 def _candidate_score(c: dict, goal: str) -> float:
@@ -329,7 +390,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
     if winner is not None:
         for c in cands:
             c["accepted"] = c["index"] == winner["index"]
-        m = _measure_profiled(ctx, winner["code"])
+        m = _measure_profiled(ctx, winner["code"], **_run_progress(ctx, "best", round=rnd))
         best = m.to_dict() if m.ok else (winner.get("comparison") or {}).get("b") or winner.get("measurement")
         est = _ratio(_median(state.get("baseline")), _median(best))
         if est is None and winner.get("comparison"):
@@ -408,6 +469,17 @@ def select(state: OptimizerState, runtime: Any) -> dict:
         elapsed_s=state.get("elapsed_s", 0.0) + time.monotonic() - t0,
     )
     update["stop_reason"] = _stop_reason(ctx, {**state, **update})
+    ctx.emit(
+        "round_finished",
+        round=rnd,
+        rounds=s.rounds,
+        passed=history[-1]["passed"],
+        candidates=len(cands),
+        accepted=winner is not None,
+        best_speedup=best_speedup,
+        no_improve=update.get("no_improve", 0),
+        stop_reason=update["stop_reason"],
+    )
     return update
 
 
@@ -517,7 +589,10 @@ def finish(state: OptimizerState, runtime: Any) -> dict:
     best_code = state["best_code"]
     update: dict[str, Any] = {"final": None}
     if task.code and best_code and best_code != task.code:
-        cmp = ctx.sandbox.compare(task, task.code, best_code, repeats=s.repeats, min_gain=s.min_gain)
+        progress = _run_progress(ctx, "final")
+        cmp = ctx.sandbox.compare(
+            task, task.code, best_code, repeats=s.repeats, min_gain=s.min_gain, **progress
+        )
         final = cmp.to_dict()
         update["final"] = final
         worse = (
@@ -528,5 +603,14 @@ def finish(state: OptimizerState, runtime: Any) -> dict:
         )
         if worse:  # the gains did not hold up against the original: keep the original
             update.update(best_code=task.code, best=state.get("baseline"), best_round=0, best_speedup=1.0)
-    ctx.emit("finished", stop_reason=state.get("stop_reason", ""), rounds=state.get("round", 0))
+    final = update["final"] or {}
+    ctx.emit(
+        "finished",
+        stop_reason=state.get("stop_reason", ""),
+        rounds=state.get("round", 0),
+        speedup=final.get("speedup"),
+        speedup_ci=final.get("speedup_ci"),
+        improved=final.get("improved"),
+        kept="original" if update.get("best_code", best_code) == task.code else "best",
+    )
     return update

@@ -1,8 +1,16 @@
 """Run the loop: `optimize(task, ...)` / `Optimizer(...).run(task, on_event=...)` -> `OptimizationResult`.
 
 A run lives in ``<out_dir>/<run_id>/``: ``trajectory.jsonl`` (every step), ``checkpoints.sqlite`` (the
-langgraph checkpoints: ``resume=run_id`` continues an interrupted run) and ``run.json`` (the task and
-settings, so a run can be resumed by its id alone). Ctrl-C stops cleanly and returns the best so far.
+langgraph checkpoints: ``resume=run_id`` continues an interrupted run), ``run.json`` (the task and
+settings, so a run can be resumed by its id alone) and, once it stops, ``best.py`` (the best code: the
+whole module, ready to use). Ctrl-C stops cleanly and returns the best so far.
+
+Events (``on_event(name, payload)``; `afterburner.progress.ProgressDisplay` shows them on stderr), in the
+order a run meets them: loading_model, started, measuring (per timed run: what = original, candidate,
+best, final), original_measured, round_started, tokens (per decoding step, when the backend streams),
+generated, candidate_evaluated (one per candidate, as its verdict lands), best_improved, round_finished,
+finished. ``measuring`` events of candidates come from the threads that evaluate them: a callback that
+keeps state takes a lock (`ProgressDisplay` does).
 """
 
 from __future__ import annotations
@@ -27,10 +35,23 @@ from afterburner.results import Measurement
 from afterburner.task import Task, load_target
 from afterburner.trajectory import TrajectoryWriter
 
-__all__ = ["DEFAULT_OUT_DIR", "OptimizationResult", "Optimizer", "optimize"]
+__all__ = ["DEFAULT_OUT_DIR", "EVENTS", "OptimizationResult", "Optimizer", "optimize"]
 
 DEFAULT_OUT_DIR = "afterburner-runs"
-EVENTS = ("round_started", "candidate_evaluated", "best_improved", "finished")
+BEST_FILE = "best.py"
+EVENTS = (
+    "loading_model",
+    "started",
+    "measuring",
+    "original_measured",
+    "round_started",
+    "tokens",
+    "generated",
+    "candidate_evaluated",
+    "best_improved",
+    "round_finished",
+    "finished",
+)
 
 
 @dataclass
@@ -58,6 +79,8 @@ class OptimizationResult:
     best: Measurement | None
     run_id: str = ""
     run_dir: str | None = None
+    best_path: str | None = None  # <run_dir>/best.py: the best code as a file
+    final: dict | None = None  # Comparison.to_dict() of original vs best, interleaved (the speedup's runs)
     memory_ratio: float | None = None
     history: list[dict] = field(default_factory=list)
     task: Task | None = None
@@ -92,12 +115,14 @@ class OptimizationResult:
             "elapsed_s": self.elapsed_s,
             "trajectory": self.trajectory_path,
             "run_dir": self.run_dir,
+            "best_path": self.best_path,
             "best_code": self.best_code,
             "original_code": self.original_code,
             "rounds_best_code": list(self.rounds_best_code),
             "history": self.history,
             "baseline": self.baseline.to_dict() if self.baseline else None,
             "best": self.best.to_dict() if self.best else None,
+            "final": self.final,
         }
 
 
@@ -224,6 +249,10 @@ class Optimizer:
             raise TaskError("give a Task (see afterburner.load_target) or use optimize(target, tests=...)")
         if task is None:
             raise TaskError("nothing to optimize: give a task, or resume=RUN_ID")
+        if self._backend is None and on_event is not None:
+            on_event(
+                "loading_model", {"event": "loading_model", "backend": self.backend_name, "model": self.model}
+            )
         backend = self._get_backend()  # a model that fails to load stops here, before any file is written
         run_id = run_id or _new_run_id(task)
         run_dir = self.run_dir(run_id)
@@ -279,8 +308,13 @@ class Optimizer:
                 on_event=on_event,
                 run_id=run_id,
             )
+            ctx.emit("started", run_dir=str(run_dir), task=task.name, resumed=bool(resume))
             state, interrupted = self._run_graph(ctx, run_dir, stack)
             result = self._result(ctx, state, interrupted, str(traj_path), str(run_dir))
+            if result.best_code:
+                best_path = run_dir / BEST_FILE
+                best_path.write_text(result.best_code, encoding="utf-8")
+                result.best_path = str(best_path)
             writer.write(
                 "end",
                 run_id=run_id,
@@ -297,7 +331,7 @@ class Optimizer:
                 limits=state.get("limits"),
             )
         if interrupted:
-            ctx.emit("finished", stop_reason="interrupted", rounds=result.rounds)
+            ctx.emit("finished", stop_reason="interrupted", rounds=result.rounds, best_speedup=result.speedup)
         return result
 
     def _run_graph(self, ctx: RunContext, run_dir: Path, stack: contextlib.ExitStack) -> tuple[dict, bool]:
@@ -384,6 +418,7 @@ class Optimizer:
             task=task,
             strategy=ctx.strategy.name,
             elapsed_s=state.get("elapsed_s", 0.0),
+            final=final if not interrupted and status == "improved" else None,
         )
 
 
@@ -394,10 +429,31 @@ def optimize(
     workload: str | Path | None = None,
     sizes: list[int] | None = None,
     on_event: Callable[[str, dict], None] | None = None,
+    progress: bool = False,
     resume: str | None = None,
     **options: Any,
 ) -> OptimizationResult:
-    """Optimize a task (or ``"path/file.py::name"`` with `tests`/`workload` files); see `Optimizer`."""
+    """Optimize a task (or ``"path/file.py::name"`` with `tests`/`workload` files); see `Optimizer`.
+
+    ``progress=True`` shows the run on stderr as it goes (`afterburner.progress.ProgressDisplay`: every
+    candidate's verdict, tokens and measurements in progress), besides any `on_event` callback.
+    """
     if isinstance(task, str):
         task = load_target(task, tests=tests, workload=workload, sizes=sizes)
-    return Optimizer(**options).run(task, on_event=on_event, resume=resume)
+    if not progress:
+        return Optimizer(**options).run(task, on_event=on_event, resume=resume)
+    from afterburner.progress import ProgressDisplay
+
+    with ProgressDisplay() as display:
+        callback = display if on_event is None else _both(display, on_event)
+        return Optimizer(**options).run(task, on_event=callback, resume=resume)
+
+
+def _both(
+    first: Callable[[str, dict], None], second: Callable[[str, dict], None]
+) -> Callable[[str, dict], None]:
+    def both(name: str, data: dict) -> None:
+        first(name, data)
+        second(name, data)
+
+    return both

@@ -229,7 +229,7 @@ def _prepare_out(out_dir: Path, settings: BenchSettings, suite: Suite, resume: b
     run_file = out_dir / "run.json"
     if results.exists() and not resume:
         raise ConfigError(
-            f"{str(out_dir)!r} already has results: pass --resume to continue it, or another --out"
+            f"{str(out_dir)!r} already has results: pass --resume to continue it, or another --results-dir"
         )
     done: list[TaskRecord] = []
     if resume and results.exists():
@@ -240,7 +240,7 @@ def _prepare_out(out_dir: Path, settings: BenchSettings, suite: Suite, resume: b
             if changed:
                 raise ConfigError(
                     f"cannot resume {str(out_dir)!r} with different {', '.join(changed)} "
-                    f"(was {', '.join(f'{k}={before[k]}' for k in changed)}); use another --out"
+                    f"(was {', '.join(f'{k}={before[k]}' for k in changed)}); use another --results-dir"
                 )
         done = [r for r in read_records(results) if r.error is None]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -312,7 +312,7 @@ def run_bench(
         backends = _shared_backends(settings, lock) if jobs else {}  # a model loads only if needed
         total = sum(len(c) for _, c in jobs)
         new: list[TaskRecord] = []
-        bar = stack.enter_context(_progress(total, progress))
+        display = stack.enter_context(_progress(total, progress))
 
         stop = threading.Event()
 
@@ -321,11 +321,16 @@ def run_bench(
             for strategy, model in combos:
                 if stop.is_set():
                     return
-                rec = _run_one(task, strategy, model, settings, serialized, backends, optimize, cache, out)
+                label = f"{task.name} [{strategy} / {model}]"
+                on_event = display.scoped(label, lines=False) if display else None
+                rec = _run_one(
+                    task, strategy, model, settings, serialized, backends, optimize, cache, out, on_event
+                )
                 with write_lock:
                     _append_line(results_path, json.dumps(rec.to_dict(), default=str))
                     new.append(rec)
-                    bar(f"{task.name} [{strategy} / {model}] {rec.final.status or 'error'}")
+                    if display:
+                        display.line(f"bench {len(new)}/{total}: {label}: {_record_line(rec)}")
 
         try:
             if settings.workers == 1:
@@ -389,6 +394,7 @@ def _run_one(
     optimize: Callable[..., Any],
     cache: CodeCache,
     out: Path,
+    on_event: Callable[[str, dict], None] | None = None,
 ) -> TaskRecord:
     traj = out / "trajectories" / f"{_safe(task.name)}__{_safe(strategy)}__{_safe(model)}.jsonl"
     traj.parent.mkdir(parents=True, exist_ok=True)
@@ -414,6 +420,7 @@ def _run_one(
             trajectory=str(traj),
             out_dir=str(out / "runs"),
             checkpoint=False,
+            **({"on_event": on_event} if on_event else {}),
         )
     except Exception as e:  # one task's failure (ours, the backend's) must not stop the suite
         where = ""
@@ -458,23 +465,30 @@ def _run_one(
 
 
 @contextmanager
-def _progress(total: int, enabled: bool) -> Iterator[Callable[[str], None]]:
+def _progress(total: int, enabled: bool) -> Iterator[Any]:
+    """The bench's display on stderr (`afterburner.progress`): a line per finished record; the running
+    optimizer's events (tokens, verdicts, measurements) on the status line. None when disabled."""
     if not enabled or total == 0:
-        yield lambda _msg: None
+        yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from afterburner.progress import ProgressDisplay
 
-    with Progress(
-        TextColumn("bench"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=Console(stderr=True),
-    ) as prog:
-        bar_id = prog.add_task("", total=total)
-        yield lambda msg: prog.update(bar_id, advance=1, description=msg)
+    with ProgressDisplay() as display:
+        display.line(f"bench: {total} runs (task x strategy x model) to do")
+        yield display
+
+
+def _record_line(rec: TaskRecord) -> str:
+    """A finished record in a few words: the re-measured result and how long it took."""
+    if rec.error:
+        return f"error: {rec.error}"
+    f = rec.final
+    what = f.status or "done"
+    speedup = getattr(f, "speedup", None)
+    if isinstance(speedup, int | float) and speedup == speedup:
+        what += f", {speedup:.2f}x the starting code"
+    rounds = f"{rec.n_rounds} round{'s' * (rec.n_rounds != 1)}"
+    return f"{what} ({rounds}, {rec.wall_time_s:.0f} s)"
 
 
 def _sum_outcomes(records: list[TaskRecord]) -> dict[str, int]:

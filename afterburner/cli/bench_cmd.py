@@ -2,7 +2,7 @@
 
 afterburner bench benchmarks/suites/dev --strategy default --strategy afterburner --rounds 3
 afterburner bench benchmarks/suites/smoke --backend scripted --model replay:reference --strategy default
-afterburner bench /path/to/HumanEvalPlus.jsonl.gz --limit 5 --out runs/he5 [--resume]
+afterburner bench /path/to/HumanEvalPlus.jsonl.gz --limit 5 --results-dir runs/he5 [--resume]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from afterburner.cli.measure_cmd import add_limit_args, add_sandbox_arg, open_sandbox
+from afterburner.cli.options import add_renamed
 from afterburner.errors import ConfigError
 
 
@@ -28,41 +29,76 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "suite", help="a folder of task files (.yaml/.json) or a .jsonl(.gz) file (tasks or a problem set)"
     )
     p.add_argument(
-        "--strategy", action="append", default=None, help="default, afterburner, baseline (repeatable)"
+        "--strategy",
+        action="append",
+        default=None,
+        help="default, afterburner or baseline; repeat it to compare several (default: default)",
     )
-    p.add_argument("--model", action="append", default=None, help="model id for the backend (repeatable); "
-                   "with --backend scripted: replay:reference, replay:code or replay:wrong")  # fmt: skip
-    p.add_argument("--backend", default="transformers", help="transformers (default), vllm, openai, scripted")
-    p.add_argument("--rounds", type=int, default=None, help="optimizer rounds (default: the strategy's)")
     p.add_argument(
-        "--candidates", type=int, default=None, help="candidates per round (default: the strategy's)"
+        "--model",
+        action="append",
+        default=None,
+        help="model id for the backend, repeatable; with --backend scripted: replay:reference, replay:code "
+        "or replay:wrong (default: the backend's model)",
     )
-    p.add_argument("--limit", type=int, default=None, help="only the first N tasks of the suite")
     p.add_argument(
-        "--workers", type=int, default=1, help="tasks run at the same time (measurements never overlap)"
+        "--backend",
+        default="transformers",
+        help="transformers, vllm, openai or scripted (default: %(default)s)",
+    )
+    p.add_argument(
+        "--rounds", type=int, default=None, help="optimizer rounds (default: the strategy's, 4 for each)"
+    )
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        help="candidates per round (default: the strategy's: default 4, afterburner 1, baseline 4 x rounds "
+        "in one round)",
+    )
+    p.add_argument(
+        "--limit", type=int, default=None, help="only the first N tasks of the suite (default: all)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="tasks run at the same time; measurements never overlap (default: %(default)s)",
     )
     p.add_argument(
         "--shard",
         default=None,
         metavar="I/N",
-        help="only every N-th task from the I-th (0-based), to run N processes into one --out side by side",
+        help="only every N-th task from the I-th (0-based), to run N processes into one --results-dir side "
+        "by side (default: every task)",
     )
-    p.add_argument("--out", default=None, help="output folder (default: bench-runs/SUITE-TIMESTAMP)")
-    p.add_argument("--resume", action="store_true", help="continue --out, skipping finished records")
+    p.add_argument(
+        "--results-dir",
+        default=None,
+        metavar="DIR",
+        help="the folder of the results: results.jsonl, results.json, summary.md, plots, trajectories "
+        "(default: bench-runs/SUITE-TIMESTAMP)",
+    )
+    add_renamed(p, "--out", "--results-dir", dest="results_dir")
+    p.add_argument(
+        "--resume", action="store_true", help="continue --results-dir, skipping the finished records"
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     p.add_argument(
         "--repeats",
         type=int,
         default=None,
-        help="timing repeats of every measurement (default: the sandbox's adaptive count)",
+        help="timing repeats of every measurement (default: the sandbox's adaptive count, 5 to 30)",
     )
     add_limit_args(p)
-    p.add_argument("--min-speedup", type=float, default=1.1, help="the significant-speedup bar (default 1.1)")
+    p.add_argument(
+        "--min-speedup", type=float, default=1.1, help="the significant-speedup bar (default: %(default)s)"
+    )
     p.add_argument(
         "--with-solution", action="store_true", help="problem sets: start from the reference solution"
     )
     p.add_argument("--no-curves", action="store_true", help="skip the per-round evaluation (faster)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--no-progress", action="store_true", help="print no progress on stderr")
     add_sandbox_arg(p)
     p.set_defaults(func=_run)
 
@@ -71,8 +107,8 @@ def _run(args: argparse.Namespace) -> int:
     from afterburner.bench import BenchSettings, run_bench
     from afterburner.suite import load_suite
 
-    if args.resume and not args.out:
-        raise ConfigError("--resume needs --out DIR (the folder of the run to continue)")
+    if args.resume and not args.results_dir:
+        raise ConfigError("--resume needs --results-dir DIR (the folder of the run to continue)")
     settings = BenchSettings(
         strategies=tuple(dict.fromkeys(args.strategy or ["default"])),
         models=tuple(dict.fromkeys(args.model or [None])),
@@ -88,10 +124,10 @@ def _run(args: argparse.Namespace) -> int:
         with_solution=args.with_solution,
     )
     shard = _parse_shard(args.shard) if args.shard else None
-    if shard and not args.out:
-        raise ConfigError("--shard needs --out DIR (the folder all the shards share)")
+    if shard and not args.results_dir:
+        raise ConfigError("--shard needs --results-dir DIR (the folder all the shards share)")
     suite = load_suite(args.suite, limit=args.limit, with_solution=args.with_solution)
-    out = Path(args.out or f"bench-runs/{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(args.results_dir or f"bench-runs/{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     sandbox = open_sandbox(args)
     report = run_bench(
         suite, out, settings, resume=args.resume, shard=shard, sandbox=sandbox, progress=not args.no_progress

@@ -17,18 +17,38 @@ from afterburner.report import fmt_seconds
 
 def add_task_args(p: argparse.ArgumentParser) -> None:
     """The options `measure` and `compare` share: tests, workload, sandbox limits."""
-    p.add_argument("--task", help="a task file (YAML/JSON) instead of FILE.py::NAME --tests ...")
-    p.add_argument("--tests", help="tests: a .py defining check(candidate), or JSON/YAML cases")
     p.add_argument(
-        "--workload", help="timing workload: a .py defining generate(n, seed), or JSON/YAML inputs"
-    )
-    p.add_argument("--sizes", type=int, nargs="+", help="input sizes for the workload's generate(n, seed)")
-    p.add_argument("--repeats", type=int, help="timed runs (default: adaptive, 5 to 30, about 1.5 s in all)")
-    p.add_argument(
-        "--timeout", type=float, default=10.0, help="wall-clock limit of one run, seconds (default 10)"
+        "--task", help="a task file (YAML/JSON) instead of FILE.py::NAME --tests ... (default: none)"
     )
     p.add_argument(
-        "--memory-limit", type=int, default=4096, help="address-space limit of one run, MiB (default 4096)"
+        "--tests",
+        help="tests: a .py defining check(candidate), or JSON/YAML cases (required with FILE.py::NAME)",
+    )
+    p.add_argument(
+        "--workload",
+        help="timing workload: a .py defining generate(n, seed), or JSON/YAML inputs "
+        "(default: timed on the tests' inputs)",
+    )
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        help="input sizes for the workload's generate(n, seed) (default: the workload file's SIZES = [...])",
+    )
+    p.add_argument(
+        "--repeats", type=int, help="timed runs (default: adaptive, 5 to 30, about 1.5 s of CPU time in all)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="wall-clock limit of one run, seconds (default: %(default)s)",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=int,
+        default=4096,
+        help="address-space limit of one run, MiB (default: %(default)s)",
     )
     add_sandbox_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
@@ -188,10 +208,14 @@ def measurement_lines(m: Any) -> list[tuple[str, str]]:
             (
                 "sandbox",
                 f"{d['isolation']}; timed on the {d.get('workload')} "
-                f"({d.get('n_inputs')} inputs per run); tests: {d.get('check_mode') or 'cases'}",
+                f"({_inputs(d.get('n_inputs'))} per run); tests: {d.get('check_mode') or 'cases'}",
             )
         )
     return rows
+
+
+def _inputs(n: Any) -> str:
+    return f"{n} input" if n == 1 else f"{n} inputs"
 
 
 def print_measurement(name: str, m: Any, profile: bool = False, title: str | None = None) -> None:

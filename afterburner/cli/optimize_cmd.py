@@ -1,7 +1,8 @@
 """``afterburner optimize FILE.py::NAME --tests TESTS [...]``: the loop from the command line.
 
-Progress goes to stderr (rich); the summary table and the diff to stdout, or with ``--json`` one JSON
-object and nothing else on stdout. ``--in-place`` replaces the file atomically and keeps a backup;
+Progress goes to stderr (`afterburner.progress`: each candidate's verdict as it lands, the tokens and
+the measurement in progress); the summary table, the diff and where the best code is to stdout, or with
+``--json`` one JSON object and nothing else on stdout. ``--in-place`` replaces the file atomically and keeps a backup;
 ``--out`` refuses to overwrite an existing file unless ``--force``.
 """
 
@@ -19,59 +20,174 @@ from pathlib import Path
 from typing import Any
 
 from afterburner.cli.measure_cmd import add_limit_args, add_sandbox_arg, open_sandbox
+from afterburner.cli.options import add_renamed
 from afterburner.errors import ConfigError, TaskError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from afterburner.agent.optimizer import DEFAULT_OUT_DIR
+    from afterburner.agent.strategies import STRATEGIES
+    from afterburner.llm.base import DEFAULT_MODEL
+
+    st = STRATEGIES
     p = subparsers.add_parser(
         "optimize",
         help="make a function faster with a language model, and prove it",
-        description="Generate, test and measure faster versions of a function; keep only proven gains.",
+        description="Generate, test and measure faster versions of a function; keep only proven gains. "
+        "Progress (each candidate's verdict, tokens, measurements) goes to stderr; the summary and the diff "
+        "to stdout.",
     )
     p.add_argument("target", nargs="?", help="path/to/file.py::function (or Class.method, Class().method)")
-    p.add_argument("--task", help="a task file (YAML/JSON) instead of FILE::NAME")
-    p.add_argument("--tests", help="tests: a .py defining check(candidate), or JSON/YAML cases")
+    p.add_argument("--task", help="a task file (YAML/JSON) instead of FILE::NAME (default: none)")
     p.add_argument(
-        "--workload", help="timing workload: a .py defining generate(n, seed), or JSON/YAML inputs"
+        "--tests",
+        help="tests: a .py defining check(candidate), or JSON/YAML cases (required with FILE.py::NAME)",
     )
-    p.add_argument("--sizes", type=int, nargs="+", help="input sizes for the workload's generate(n, seed)")
-    p.add_argument("--description", default="", help="the problem statement, if any (shown to the model)")
-    p.add_argument("--model", help="model id, directory, GGUF file or adapter (default: the backend's)")
     p.add_argument(
-        "--backend", default="transformers", help="transformers, vllm, openai, scripted or pkg.mod:Class"
+        "--workload",
+        help="timing workload: a .py defining generate(n, seed), or JSON/YAML inputs "
+        "(default: the code is timed on the tests' inputs)",
     )
-    p.add_argument("--strategy", default="default", choices=("default", "afterburner", "baseline"))
-    p.add_argument("--rounds", type=int, help="maximum rounds (default: the strategy's, 4)")
-    p.add_argument("--candidates", type=int, help="candidates per round (default: the strategy's)")
     p.add_argument(
-        "--patience", type=int, default=2, help="stop after P rounds whose correct new code was not faster"
+        "--sizes",
+        type=int,
+        nargs="+",
+        help="input sizes for the workload's generate(n, seed) (default: the workload file's SIZES = [...])",
     )
-    p.add_argument("--goal", default="time", choices=("time", "memory", "both"))
-    p.add_argument("--target-speedup", type=float, help="stop once the best is this many times faster")
-    p.add_argument("--time-budget", type=float, help="stop after this many seconds of work")
-    p.add_argument("--token-budget", type=int, help="stop after this many tokens (prompt + completions)")
-    p.add_argument("--max-new-tokens", type=int, default=512)
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--repeats", type=int, help="measurement repeats (default: the sandbox's)")
+    p.add_argument(
+        "--description", default="", help="the problem statement, shown to the model (default: none)"
+    )
+    p.add_argument(
+        "--model",
+        help=f"model id, directory, GGUF file or adapter (default: the backend's; {DEFAULT_MODEL} for "
+        "transformers)",
+    )
+    p.add_argument(
+        "--backend",
+        default="transformers",
+        help="transformers, vllm, openai, scripted or pkg.mod:Class (default: %(default)s)",
+    )
+    p.add_argument(
+        "--strategy",
+        default="default",
+        choices=tuple(st),
+        help="default: ours (k candidates per round, half written from the problem statement, profile and "
+        "remedy feedback, significant gains only, patience); afterburner: the paper's loop (one candidate "
+        "per round, one-line feedback, greedy); baseline: best of rounds x candidates samples in one round, "
+        "no feedback (default: %(default)s)",
+    )
+    looped = [(name, x) for name, x in st.items() if not x.single_round]
+    single = [name for name, x in st.items() if x.single_round]
+    one_round = f"; {', '.join(single)}: all rounds x candidates samples in one round" if single else ""
+    p.add_argument(
+        "--rounds",
+        type=int,
+        help="maximum rounds (default: the strategy's: "
+        + ", ".join(f"{name} {x.rounds}" for name, x in looped)
+        + one_round
+        + ")",
+    )
+    p.add_argument(
+        "--candidates",
+        type=int,
+        help="candidates per round (default: the strategy's: "
+        + ", ".join(f"{name} {st[name].candidates}" for name in st)
+        + one_round
+        + ")",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=2,
+        help="stop after P rounds in which correct new code was measured and none was significantly faster "
+        "(default: %(default)s; the afterburner and baseline strategies do not use it)",
+    )
+    p.add_argument(
+        "--goal",
+        default="time",
+        choices=("time", "memory", "both"),
+        help="what to make smaller: CPU time, peak memory, or both (default: %(default)s)",
+    )
+    p.add_argument(
+        "--target-speedup",
+        type=float,
+        help="stop once the best is this many times faster (default: no target)",
+    )
+    p.add_argument(
+        "--time-budget", type=float, help="stop after this many seconds of work (default: no budget)"
+    )
+    p.add_argument(
+        "--token-budget",
+        type=int,
+        help="stop after this many tokens, prompts and completions (default: no budget)",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=512,
+        help="at most this many new tokens per reply (default: %(default)s)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=0.7,
+        help="sampling temperature; 0 decodes greedily (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the sampling, for repeatable replies (round r uses SEED + r) (default: none: new "
+        "replies every run)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        help="timed runs per measurement (default: adaptive, 5 to 30 runs, about 1.5 s of CPU time)",
+    )
     p.add_argument(
         "--rewrites",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also try mechanical rewrites in round 1 (functools.cache, hoisting, numba.njit); "
-        "default: on for the default strategy, off for afterburner and baseline",
+        help="also try mechanical rewrites of the original in round 1 (functools.cache, hoisted invariant "
+        "calls, numba.njit) (default: on for the default strategy, off for afterburner and baseline)",
     )
     add_limit_args(p)
     add_sandbox_arg(p)
-    p.add_argument("--replies", help="scripted backend: a JSON/YAML file of replies (same as --model)")
+    p.add_argument(
+        "--replies", help="scripted backend: a JSON/YAML file of replies, same as --model (default: none)"
+    )
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--out", help="write the best code to this file")
-    out.add_argument("--in-place", action="store_true", help="replace the source file (a backup is kept)")
+    out.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the best code (the whole module) to this file (default: none; it is always saved as "
+        "RUN_DIR/best.py)",
+    )
+    out.add_argument(
+        "--in-place", action="store_true", help="replace the source file with the best code (FILE.orig keeps "
+        "the original)"
+    )  # fmt: skip
     p.add_argument("--force", action="store_true", help="let --out overwrite an existing file")
-    p.add_argument("--report", help="write a Markdown report with a plot into this directory")
-    p.add_argument("--out-dir", default="afterburner-runs", help="where runs live (trajectory, checkpoints)")
-    p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write a Markdown report with a plot into this folder (default: no report)",
+    )
+    p.add_argument(
+        "--runs-dir",
+        default=DEFAULT_OUT_DIR,
+        metavar="DIR",
+        help="the folder of runs: RUN_ID/ holds trajectory.jsonl, checkpoints.sqlite, run.json and best.py "
+        "(default: %(default)s)",
+    )
+    add_renamed(p, "--out-dir", "--runs-dir", dest="runs_dir")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue an interrupted run, found in --runs-dir (default: start a new run)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
+    p.add_argument("--no-progress", action="store_true", help="print no progress on stderr")
     p.set_defaults(func=run)
 
 
@@ -155,53 +271,6 @@ def write_in_place(path: Path, new_code: str) -> Path:
     return backup
 
 
-class _Progress:
-    """A one-line live status on stderr: round, candidates passing, best speedup so far."""
-
-    def __init__(self, enabled: bool) -> None:
-        from rich.console import Console
-
-        self.console = Console(stderr=True)
-        self.enabled = enabled and self.console.is_terminal
-        self.status = None
-        self.round, self.done, self.passing, self.k, self.best = 0, 0, 0, 0, 1.0
-
-    def _text(self) -> str:
-        return (
-            f"round {self.round}: {self.done}/{self.k} candidates evaluated, {self.passing} passing; "
-            f"best so far ~{self.best:.2f}x"
-        )
-
-    def __call__(self, name: str, data: dict) -> None:
-        if name == "round_started":
-            self.round, self.k, self.done, self.passing = data["round"], data["candidates"], 0, 0
-            self.best = data.get("best_speedup") or self.best
-        elif name == "candidate_evaluated" and data.get("origin", "model") == "model":  # rewrites aside
-            self.done += 1
-            self.passing += data.get("status") == "passed"
-        elif name == "best_improved":
-            self.best = data.get("best_speedup") or self.best
-            self.console.print(
-                f"[green]round {data['round']}: new best, ~{self.best:.2f}x the original[/green]"
-            )
-        elif name == "finished":
-            self.stop()
-            return
-        if self.enabled:
-            if self.status is None:
-                self.status = self.console.status(self._text())
-                self.status.start()
-            else:
-                self.status.update(self._text())
-        elif name == "round_started":
-            self.console.print(f"round {self.round}: generating {self.k} candidates")
-
-    def stop(self) -> None:
-        if self.status is not None:
-            self.status.stop()
-            self.status = None
-
-
 def run(args: argparse.Namespace) -> int:
     from afterburner.agent.optimizer import Optimizer
     from afterburner.report import summary_table, write_report
@@ -236,13 +305,12 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         memory_limit=args.memory_limit,
         rewrites=args.rewrites,
-        out_dir=args.out_dir,
+        out_dir=args.runs_dir,
     )
-    progress = _Progress(enabled=True)
-    try:
-        result = opt.run(task, on_event=progress, resume=args.resume)
-    finally:
-        progress.stop()
+    from afterburner.progress import ProgressDisplay
+
+    with ProgressDisplay() as display:
+        result = opt.run(task, on_event=None if args.no_progress else display, resume=args.resume)
     task = result.task
     if args.in_place and not task.source_path:
         raise ConfigError("--in-place needs a FILE.py::NAME target (the task has no source file)")
@@ -277,15 +345,47 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(diff if diff.endswith("\n") else diff + "\n")
         else:
             out.print("No proven improvement: the original code is unchanged.")
-        if written:
-            out.print(
-                f"wrote {written['path']}"
-                + (f" (backup: {written['backup']})" if "backup" in written else "")
-            )
-        if report_path:
-            out.print(f"report: {report_path}")
-        out.print(f"run {result.run_id}: trajectory {result.trajectory_path}")
+        source = Path(task.source_path) if task.source_path else None
+        for line in where_the_code_went(result, written, report_path, source):
+            print(line)
     return 130 if result.status == "interrupted" else 0
+
+
+def _shown(path: str | Path) -> str:
+    """A path as the user would type it: relative to the working directory when it is below it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+def where_the_code_went(
+    result: Any, written: dict | None, report: Path | None, source: Path | None = None
+) -> list[str]:
+    """The closing lines: where the best code is and how to get it, the report, the run's folder (each
+    path on a line of its own, so a terminal never wraps one in the middle)."""
+    lines = []
+    changed = result.best_code != result.original_code
+    if written:
+        backup = f" (the original: {_shown(written['backup'])})" if "backup" in written else ""
+        lines.append(f"wrote the best code to {_shown(written['path'])}{backup}")
+    elif changed and result.best_path:
+        lines += [
+            "the best code (the whole module) is saved in the run's folder:",
+            f"  {_shown(result.best_path)}",
+            "next time, write it where you want with --out FILE, or over the source with --in-place"
+            + (f" (replaces {_shown(source)}, keeps {_shown(source)}.orig)" if source else ""),
+        ]
+    if report:
+        lines.append(f"report: {_shown(report)}")
+    if result.run_dir:
+        more = f"; continue it with --resume {result.run_id}" if result.status == "interrupted" else ""
+        lines += [
+            f"run {result.run_id} (its trajectory, checkpoints and best.py{more}):",
+            f"  {_shown(result.run_dir)}",
+        ]
+    return lines
 
 
 def _finite(obj: Any) -> Any:

@@ -1,6 +1,6 @@
 """``afterburner train collect|sft|dpo|grpo|plot``: thin wrappers over the `training` package.
 
-afterburner train collect --tasks ../shared/data/MbppPlus.jsonl.gz --out runs/traj --limit 50 --jobs 2
+afterburner train collect --tasks ../shared/data/MbppPlus.jsonl.gz --trajectories-dir runs/traj --limit 50 --jobs 2
 afterburner train sft  --config training/configs/gpu_sft.yaml  [--output-dir DIR] [key=value ...]
 afterburner train grpo --config training/configs/smoke_0.5b_cpu.yaml max_steps=2 model=path/to/model
 afterburner train plot runs/grpo        # trainer_state.json -> reward_curve.png
@@ -12,6 +12,9 @@ import argparse
 import json
 import sys
 
+from afterburner.cli.options import add_renamed
+from afterburner.errors import ConfigError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="fine-tune the policy: collect trajectories, SFT, DPO, GRPO")
@@ -20,17 +23,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     c = sub.add_parser("collect", help="run the optimizer over tasks to produce trajectories (resumable)")
     c.add_argument(
-        "--tasks", nargs="+", required=True, help="problem sets (.jsonl[.gz]), suite dirs, task files"
+        "--tasks",
+        nargs="+",
+        required=True,
+        help="problem sets (.jsonl[.gz]), suite dirs, task files (required)",
     )
-    c.add_argument("--out", required=True, help="directory for one trajectory JSONL per task")
-    c.add_argument("--limit", type=int, default=None, help="at most N tasks per source")
-    c.add_argument("--exclude", nargs="*", default=[], help="task names to leave out (held-out tasks)")
-    c.add_argument("--jobs", type=int, default=1, help="tasks optimized in parallel (one shared model)")
-    c.add_argument("--backend", default="transformers")
-    c.add_argument("--model", default=None)
-    c.add_argument("--strategy", default="default")
-    c.add_argument("--rounds", type=int, default=None)
-    c.add_argument("--candidates", type=int, default=None)
+    c.add_argument(
+        "--trajectories-dir",
+        metavar="DIR",
+        help="the folder for one trajectory JSONL per task (required)",
+    )
+    add_renamed(c, "--out", "--trajectories-dir", dest="trajectories_dir")
+    c.add_argument("--limit", type=int, default=None, help="at most N tasks per source (default: all)")
+    c.add_argument(
+        "--exclude",
+        nargs="*",
+        default=[],
+        help="task names to leave out, e.g. held-out tasks (default: none)",
+    )
+    c.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="tasks optimized in parallel, one shared model (default: %(default)s)",
+    )
+    c.add_argument(
+        "--backend", default="transformers", help="the LLM backend, as for optimize (default: %(default)s)"
+    )
+    c.add_argument("--model", default=None, help="model id, directory or adapter (default: the backend's)")
+    c.add_argument(
+        "--strategy",
+        default="default",
+        choices=("default", "afterburner", "baseline"),
+        help="the optimizer's strategy (default: %(default)s)",
+    )
+    c.add_argument("--rounds", type=int, default=None, help="optimizer rounds (default: the strategy's)")
+    c.add_argument(
+        "--candidates", type=int, default=None, help="candidates per round (default: the strategy's)"
+    )
     c.add_argument("--no-validate", action="store_true", help="do not drop tasks whose own code fails")
     c.set_defaults(func=_collect)
 
@@ -40,24 +70,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("grpo", "GRPO/RLOO with sandbox rewards"),
     ):
         s = sub.add_parser(stage, help=what)
-        s.add_argument("--config", required=True, help="a YAML config (see training/configs/)")
-        s.add_argument("--output-dir", default=None, help="where the adapter/model is written")
-        s.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys")
+        s.add_argument("--config", required=True, help="a YAML config, see training/configs/ (required)")
+        s.add_argument(
+            "--output-dir",
+            default=None,
+            metavar="DIR",
+            help="where the adapter or model is written (default: the config's output_dir)",
+        )
+        s.add_argument(
+            "overrides",
+            nargs="*",
+            metavar="key=value",
+            help="override config keys, e.g. max_steps=2 (default: none)",
+        )
         s.set_defaults(func=_train, stage=stage)
 
     p = sub.add_parser("plot", help="reward curve PNG from a run's trainer_state.json")
     p.add_argument("run", help="a run directory or its trainer_state.json")
-    p.add_argument("--out", default=None, help="PNG path (default: RUN/reward_curve.png)")
+    p.add_argument("--out", default=None, metavar="FILE", help="the PNG file (default: RUN/reward_curve.png)")
     p.set_defaults(func=_plot)
 
 
 def _collect(args: argparse.Namespace) -> int:
     from training.collect import collect
 
+    if not args.trajectories_dir:  # not argparse's required=True: the old spelling --out must count too
+        raise ConfigError("give --trajectories-dir DIR: the folder for the trajectories")
+
     options = {k: v for k, v in (("rounds", args.rounds), ("candidates", args.candidates)) if v is not None}
     report = collect(
         args.tasks,
-        args.out,
+        args.trajectories_dir,
         limit=args.limit,
         exclude=args.exclude,
         jobs=args.jobs,
@@ -70,7 +113,7 @@ def _collect(args: argparse.Namespace) -> int:
     )
     for name, why in report.excluded:
         print(f"excluded {name}: {why}", file=sys.stderr)
-    print(f"trajectories in {args.out}: {report.summary()}")
+    print(f"trajectories in {args.trajectories_dir}: {report.summary()}")
     return 1 if report.failed and not report.done else 0
 
 

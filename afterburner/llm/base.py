@@ -36,7 +36,12 @@ class Completion:
 
 @runtime_checkable
 class Backend(Protocol):
-    """Returns, for each conversation, `n` completions."""
+    """Returns, for each conversation, `n` completions.
+
+    Optional capabilities, as class attributes: ``continues_final_message = True`` (a conversation that
+    ends with an assistant message is continued from it) and ``streams_tokens = True`` (``generate`` also
+    takes ``on_tokens=callback(generated, finished, sequences)``, called as tokens are generated).
+    """
 
     name: str
     model: str

@@ -92,16 +92,19 @@ def make_tiny_adapter(base_dir: str | Path, path: str | Path, *, seed: int = 0) 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
+    from afterburner.llm.quiet import quiet_library_warnings
+
     base = AutoModelForCausalLM.from_pretrained(str(base_dir))
-    model = get_peft_model(
-        base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
-    )
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    with quiet_library_warnings():
+        model = get_peft_model(base, config)
     torch.manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "lora_B" in name:
                 p.normal_(std=0.5)  # peft initialises B to zero: make the adapter actually do something
-    model.save_pretrained(str(path))
+    with quiet_library_warnings():
+        model.save_pretrained(str(path))
     return Path(path)
 
 

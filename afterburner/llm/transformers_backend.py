@@ -17,7 +17,7 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -37,6 +37,7 @@ class TransformersBackend:
 
     name = "transformers"
     continues_final_message = True  # a conversation ending with an assistant message is continued
+    streams_tokens = True  # generate(..., on_tokens=cb) reports the tokens as they are generated
 
     def __init__(
         self,
@@ -67,9 +68,16 @@ class TransformersBackend:
     # ------------------------------------------------------------------ generation
 
     def generate(
-        self, conversations: Sequence[Conversation], n: int = 1, sampling: Sampling | None = None
+        self,
+        conversations: Sequence[Conversation],
+        n: int = 1,
+        sampling: Sampling | None = None,
+        on_tokens: Callable[[int, int, int], None] | None = None,
     ) -> list[list[Completion]]:
-        """For each conversation, `n` sampled completions, all in one batched ``generate`` call."""
+        """For each conversation, `n` sampled completions, all in one batched ``generate`` call.
+
+        `on_tokens(generated, finished, sequences)` is called after every decoding step: the new tokens
+        of all sequences so far, how many sequences have ended, and how many there are."""
         if not conversations:
             return []
         sampling = sampling or Sampling()
@@ -91,6 +99,8 @@ class TransformersBackend:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
         if sampling.stop:
             kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tokenizer)
+        if on_tokens is not None:
+            kwargs["streamer"] = _TokenCounter(on_tokens, {*self._eos_ids, self.tokenizer.pad_token_id})
         with self._lock, torch.inference_mode():
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed)
@@ -202,8 +212,40 @@ class TransformersBackend:
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(str(path))
-        lm = PeftModelForCausalLM.from_pretrained(lm, str(path)).to(self.device).eval()
+        from afterburner.llm.quiet import quiet_library_warnings
+
+        with quiet_library_warnings():  # peft reads transformers' deprecated gradient-checkpointing name
+            lm = PeftModelForCausalLM.from_pretrained(lm, str(path)).to(self.device).eval()
         return lm, tokenizer
+
+
+class _TokenCounter:
+    """A ``generate`` streamer that counts each sequence's new tokens as they come (no decoding).
+
+    transformers calls ``put`` once with the prompt, then once per step with one token per sequence; a
+    sequence has ended at its first end (or, after a stop string, padding) token."""
+
+    def __init__(self, callback: Callable[[int, int, int], None], end_ids: set[int | None]) -> None:
+        self.callback, self.end_ids = callback, end_ids
+        self.prompt_seen = False
+        self.ended: list[bool] = []
+        self.count = 0
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        tokens = value.reshape(-1).tolist()
+        if not self.ended:
+            self.ended = [False] * len(tokens)
+        for i, t in enumerate(tokens[: len(self.ended)]):
+            if not self.ended[i]:
+                self.count += 1
+                self.ended[i] = t in self.end_ids
+        self.callback(self.count, sum(self.ended), len(self.ended))
+
+    def end(self) -> None:
+        pass
 
 
 def clear_cache() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,8 +32,13 @@ from afterburner.task import Task
 MAX_TASKS = 256  # prepared tasks (inputs, oracle outputs) kept per Sandbox
 
 
+RunCallback = Callable[[int, int], None]  # on_run(timed runs done, at most): after each timed run
+
+
 class Sandbox:
     """Warm, isolated workers that check, measure and compare candidates. See `afterburner.sandbox`."""
+
+    reports_runs = True  # measure() and compare() take on_run=callback (the optimizer's progress display)
 
     def __init__(self, config: SandboxConfig | None = None, workers: int | None = None) -> None:
         self.config = config or SandboxConfig()
@@ -238,12 +244,14 @@ class Sandbox:
         repeats: int | None = None,
         profile: bool = False,
         instructions: bool = False,
+        on_run: RunCallback | None = None,
     ) -> Measurement:
         """CPU time over the workload (repeated), peak memory, memory-time integral, profile.
 
         CPU time is the user+sys time of the child process (and anything it forked) from the kernel's
         ``wait4`` rusage: it includes executing the module and serializing the outputs, the same work for
         every candidate. The memory/profile numbers come from one separate run (tracing slows code down).
+        `on_run(n, at_most)` is called after each timed run (`at_most`: `repeats`, or the adaptive maximum).
         """
         code = task.code if code is None else code
         chk = self.check(task, code)
@@ -257,6 +265,8 @@ class Sandbox:
             while timed.status is Status.PASSED and self._more(n, repeats, timed.total):
                 timed.run(w)
                 n += 1
+                if on_run is not None:
+                    on_run(n, self._at_most(repeats))
             if timed.status is not Status.PASSED:
                 return timed.failed()
             mem = self._memory(task, prep, code, w, profile)
@@ -266,6 +276,9 @@ class Sandbox:
 
             m = replace(m, instructions=self._instructions(task, code))
         return m
+
+    def _at_most(self, repeats: int | None) -> int:
+        return repeats if repeats is not None else self.config.max_repeats
 
     def _more(self, n: int, repeats: int | None, total: float) -> bool:
         if repeats is not None:
@@ -330,9 +343,17 @@ class Sandbox:
         return count_instructions(self.runner, task, code, self.runner.timing_groups(self._prepare(task)))
 
     def compare(
-        self, task: Task, code_a: str, code_b: str, repeats: int | None = None, min_gain: float = 0.05
+        self,
+        task: Task,
+        code_a: str,
+        code_b: str,
+        repeats: int | None = None,
+        min_gain: float = 0.05,
+        on_run: RunCallback | None = None,
     ) -> Comparison:
-        """A (baseline) against B, timed interleaved A B A B ... on one worker; speedup = median A / median B."""
+        """A (baseline) against B, timed interleaved A B A B ... on one worker; speedup = median A / median B.
+
+        `on_run(n, at_most)` is called after each timed pair A B."""
         ca, cb = self.check_many(task, [code_a, code_b])
         prep = self._prepare(task)
         if not (ca.passed and cb.passed):
@@ -353,6 +374,8 @@ class Sandbox:
                 ta.run(w)
                 tb.run(w)
                 n += 1
+                if on_run is not None:
+                    on_run(n, self._at_most(repeats))
             mem_a = self._memory(task, prep, code_a, w) if ta.status is Status.PASSED else {}
             mem_b = self._memory(task, prep, code_b, w) if tb.status is Status.PASSED else {}
         ma = ta.measurement(mem_a, ca, code_a) if ta.status is Status.PASSED else ta.failed()

@@ -125,7 +125,7 @@ def bench(capsys, *argv: str) -> dict:
 def test_replayed_reference_gets_full_marks(suite, tmp_path, capsys):
     out = tmp_path / "out"
     data = bench(capsys, str(suite), "--model", "replay:reference", "--strategy", "default",
-                 "--strategy", "afterburner", "--out", str(out))  # fmt: skip
+                 "--strategy", "afterburner", "--results-dir", str(out))  # fmt: skip
     # the broken task is reported (which, what) and the others run
     assert "zz_broken.yaml" in data["stderr"] and "fail on its own starting code" in data["stderr"]
     assert data["suite"]["tasks"] == ["count_pairs", "dedupe"]
@@ -155,9 +155,9 @@ def test_replayed_reference_gets_full_marks(suite, tmp_path, capsys):
 
 def test_wrong_replies_keep_the_original_and_resume_skips_done_work(suite, tmp_path, capsys):
     out = tmp_path / "out"
-    first = bench(capsys, str(suite), "--model", "replay:wrong", "--limit", "1", "--out", str(out))
+    first = bench(capsys, str(suite), "--model", "replay:wrong", "--limit", "1", "--results-dir", str(out))
     assert [r["task"] for r in first["records"]] == ["count_pairs"]
-    data = bench(capsys, str(suite), "--model", "replay:wrong", "--out", str(out), "--resume")
+    data = bench(capsys, str(suite), "--model", "replay:wrong", "--results-dir", str(out), "--resume")
     assert data["resumed"] == 1 and [r["task"] for r in data["records"]] == ["count_pairs", "dedupe"]
     assert len((out / "results.jsonl").read_text().splitlines()) == 2
     agg = data["aggregates"]["default"]
@@ -172,7 +172,14 @@ def test_wrong_replies_keep_the_original_and_resume_skips_done_work(suite, tmp_p
 )
 def test_from_description_problem_set(problem_set, tmp_path, capsys, model, pass_at_1, time_pct):
     data = bench(
-        capsys, str(problem_set), "--model", model, "--strategy", "afterburner", "--out", str(tmp_path / "o")
+        capsys,
+        str(problem_set),
+        "--model",
+        model,
+        "--strategy",
+        "afterburner",
+        "--results-dir",
+        str(tmp_path / "o"),
     )
     agg = data["aggregates"]["afterburner"]
     assert agg["n"] == 2 and agg["pass_at_1"] == pass_at_1 and agg["time_pct"] == time_pct
@@ -185,7 +192,7 @@ SMOKE = Path(__file__).resolve().parents[2] / "benchmarks" / "suites" / "smoke"
 @pytest.mark.skipif(not SMOKE.is_dir(), reason="the smoke suite is not there yet")
 def test_smoke_suite_runs_with_two_strategies(tmp_path, capsys):
     data = bench(capsys, str(SMOKE), "--model", "replay:reference", "--strategy", "default",
-                 "--strategy", "afterburner", "--limit", "3", "--out", str(tmp_path / "smoke"))  # fmt: skip
+                 "--strategy", "afterburner", "--limit", "3", "--results-dir", str(tmp_path / "smoke"))  # fmt: skip
     for strategy in ("default", "afterburner"):
         agg = data["aggregates"][strategy]
         assert agg["pass_at_1"] == 1.0 and agg["time_pct"] == 100.0, data["records"]

@@ -45,7 +45,7 @@ def optimize_argv(d, *extra):
     return [
         "optimize", f"{d / 'slow.py'}::crunch", "--tests", str(d / "tests.json"),
         "--workload", str(d / "workload.json"), "--backend", "scripted", "--replies", str(d / "replies.json"),
-        "--rounds", "1", "--candidates", "1", "--repeats", "1", "--out-dir", str(d / "runs"), "--json", *extra,
+        "--rounds", "1", "--candidates", "1", "--repeats", "1", "--runs-dir", str(d / "runs"), "--json", *extra,
     ]  # fmt: skip
 
 

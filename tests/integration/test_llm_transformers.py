@@ -99,6 +99,31 @@ def test_lora_adapter_directory_is_a_model(tiny, tiny_model_dir, tmp_path):
     )  # base intact
 
 
+def test_loading_an_adapter_does_not_warn_about_gradient_checkpointing(tiny_model_dir, tmp_path):
+    import warnings
+
+    from afterburner.llm.testing import make_tiny_adapter
+
+    adapter = make_tiny_adapter(tiny_model_dir, tmp_path / "lora")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        get_backend("transformers", model=str(adapter), dtype="float32")
+    assert not [w for w in seen if "gradient_checkpointing" in str(w.message)], [str(w.message) for w in seen]
+
+
+def test_tokens_are_reported_as_they_are_generated(tiny):
+    calls = []
+    out = tiny.generate(
+        [SHORT, LONG], n=2, sampling=Sampling(max_new_tokens=9, seed=3), on_tokens=lambda *a: calls.append(a)
+    )
+    assert tiny.streams_tokens and 1 <= len(calls) <= 9  # one call per decoding step
+    assert all(replies == 4 for _, _, replies in calls)
+    counts = [tokens for tokens, _, _ in calls]
+    assert counts == sorted(counts) and counts[0] == 4  # every sequence's first token
+    assert counts[-1] == sum(c.completion_tokens for row in out for c in row)
+    assert calls[-1][1] == sum(c.finish_reason == "stop" for row in out for c in row)
+
+
 def test_missing_directory_and_uncached_offline_model_fail_in_one_line(monkeypatch, tmp_path):
     with pytest.raises(BackendError, match="does not exist"):
         get_backend("transformers", model=str(tmp_path / "nope"))

@@ -263,6 +263,54 @@ def test_cli_bad_input_is_one_clear_line(workdir, args, message):
     assert "Traceback" not in p.stderr
 
 
+def test_cli_shows_each_candidates_verdict_on_stderr_while_it_runs(workdir):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "afterburner", "optimize", *TARGET],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen, running_at_verdict = [], None
+    for line in p.stderr:
+        seen.append(line.rstrip("\n"))
+        if line.startswith("  candidate 2/2:"):
+            running_at_verdict = p.poll() is None  # the best is still to be profiled and re-measured
+    stdout = p.stdout.read()
+    assert p.wait(timeout=900) == 0, "\n".join(seen)
+    assert running_at_verdict, seen
+    assert seen[0].startswith("original: ") and "CPU time (median of" in seen[0]
+    assert "round 1/1: generating 2 candidates (up to 512 new tokens each)" in seen
+    verdicts = sorted(ln for ln in seen if ln.startswith("  candidate "))
+    assert verdicts[0].startswith("  candidate 1/2: wrong answer (")
+    assert verdicts[1].startswith("  candidate 2/2: faster: ") and verdicts[1].endswith(", significant")
+    assert seen[-1].startswith("final comparison, original vs best, interleaved: ")
+    assert "\r" not in "".join(seen)  # not a terminal: plain lines only
+    # where the code went: the run folder keeps best.py, and the output says so, each path on its own line
+    [best] = workdir.glob("afterburner-runs/*/best.py")
+    assert "Counter" in best.read_text()
+    assert f"  {best.relative_to(workdir)}" in stdout.splitlines() and "--out FILE" in stdout
+
+
+def test_measurement_progress_comes_from_the_real_sandbox(task, sandbox, tmp_path):
+    events = []
+    res = optimize(
+        task,
+        backend="scripted",
+        replies=[REPLY_FAST],
+        sandbox=sandbox,
+        out_dir=tmp_path,
+        candidates=1,
+        rounds=1,
+        repeats=3,
+        on_event=lambda name, data: events.append((name, data)),
+    )
+    measuring = [d for n, d in events if n == "measuring"]
+    assert {d["what"] for d in measuring} == {"original", "candidate", "best", "final"}
+    for what in ("original", "candidate", "best", "final"):
+        assert [d["run"] for d in measuring if d["what"] == what] == [1, 2, 3]  # repeats=3: every timed run
+    assert all(d["at_most"] == 3 and d["fixed"] for d in measuring)
+    assert res.status == "improved" and Path(res.best_path).read_text() == res.best_code
+
+
 # ---- the default model ------------------------------------------------------------------------------
 
 

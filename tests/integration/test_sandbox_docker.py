@@ -250,7 +250,7 @@ def test_optimize_runs_its_candidates_in_docker(docker_ready, tmp_path, capsys):
             "--rounds=1",
             "--candidates=1",
             "--sandbox=docker",
-            f"--out-dir={tmp_path}/runs",
+            f"--runs-dir={tmp_path}/runs",
             "--json",
         ]
     )

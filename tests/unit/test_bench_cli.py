@@ -9,7 +9,7 @@ from afterburner.cli import main
     ("argv", "message"),
     [
         (["bench", "no/such/suite"], "suite 'no/such/suite' does not exist"),
-        (["bench", "SUITE", "--resume"], "--resume needs --out"),
+        (["bench", "SUITE", "--resume"], "--resume needs --results-dir"),
         (["bench", "SUITE", "--strategy", "fastest"], "unknown strategy 'fastest'"),
         (["bench", "SUITE", "--model", "replay:reference"], "use it with --backend scripted"),
         (["bench", "SUITE", "--backend", "scripted", "--model", "replay:magic"], "unknown replay model"),
@@ -21,7 +21,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "t.yaml").write_text("name: t\nentry_point: f\ncode: 'def f(): return 1'\n")
-    argv = [str(suite) if a == "SUITE" else a for a in argv] + ["--out", str(tmp_path / "out")] * (
+    argv = [str(suite) if a == "SUITE" else a for a in argv] + ["--results-dir", str(tmp_path / "out")] * (
         "--resume" not in argv
     )
     assert main(argv) == 2

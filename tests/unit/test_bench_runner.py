@@ -276,3 +276,24 @@ def test_shards_share_one_out_dir_and_a_last_run_writes_the_combined_report(suit
     )
     assert last.calls == [] and report.resumed == 6
     assert report.aggregates["fast"].n == 3 and report.aggregates["fast"].pass_at_1 == 1.0
+
+
+def test_progress_gives_a_line_per_record_and_passes_the_display_to_the_optimizer(
+    suite_dir, tmp_path, capsys
+):
+    seen = []
+
+    class Recording(FakeOptimize):
+        def __call__(self, task, **kw):
+            seen.append(callable(kw.get("on_event")))
+            kw["on_event"]("round_started", {"round": 1, "rounds": 2, "candidates": 2})
+            return super().__call__(task, **kw)
+
+    run_bench(suite_dir, tmp_path / "out", settings("fast"), sandbox=FakeSandbox(), optimize=Recording(),
+              progress=True, plots=False)  # fmt: skip
+    err = capsys.readouterr().err.splitlines()
+    assert seen == [True, True, True]
+    assert err[0] == "bench: 3 runs (task x strategy x model) to do"
+    assert [ln.split(": ", 2)[1] for ln in err[1:]] == [f"t{i} [fast / replay:reference]" for i in (1, 2, 3)]
+    assert err[1].startswith("bench 1/3: ") and "x the starting code (2 rounds, " in err[1]
+    assert not any("generating" in ln for ln in err)  # a task's own events stay on the status line

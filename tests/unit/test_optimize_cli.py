@@ -49,3 +49,39 @@ def test_in_place_keeps_a_backup_and_never_overwrites_one(tmp_path):
     second = write_in_place(src, "v3\n")
     assert second != first and second.read_text() == "v2\n" and first.read_text() == "v1\n"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def _result(tmp_path, best="fast\n", status="improved"):
+    from types import SimpleNamespace
+
+    run_dir = tmp_path / "runs" / "r1"
+    return SimpleNamespace(
+        best_code=best, original_code="slow\n", best_path=str(run_dir / "best.py"), run_dir=str(run_dir),
+        run_id="r1", status=status,
+    )  # fmt: skip
+
+
+def test_without_out_it_says_where_the_best_code_is_and_how_to_get_it(tmp_path, monkeypatch):
+    from afterburner.cli.optimize_cmd import where_the_code_went
+
+    monkeypatch.chdir(tmp_path)
+    lines = where_the_code_went(_result(tmp_path), None, None, tmp_path / "slow.py")
+    assert lines[:3] == [
+        "the best code (the whole module) is saved in the run's folder:",
+        "  runs/r1/best.py",  # relative to the working directory, on a line of its own
+        "next time, write it where you want with --out FILE, or over the source with --in-place "
+        "(replaces slow.py, keeps slow.py.orig)",
+    ]
+    assert lines[-2:] == ["run r1 (its trajectory, checkpoints and best.py):", "  runs/r1"]
+
+
+def test_with_out_or_unchanged_it_says_what_was_written(tmp_path, monkeypatch):
+    from afterburner.cli.optimize_cmd import where_the_code_went
+
+    monkeypatch.chdir(tmp_path)
+    written = {"path": str(tmp_path / "fast.py")}
+    assert where_the_code_went(_result(tmp_path), written, None)[0] == "wrote the best code to fast.py"
+    unchanged = where_the_code_went(_result(tmp_path, best="slow\n"), None, None)
+    assert not any("the best code" in ln for ln in unchanged)  # nothing to get: the original stands
+    interrupted = where_the_code_went(_result(tmp_path, status="interrupted"), None, None)
+    assert "continue it with --resume r1" in interrupted[-2]
