@@ -13,7 +13,7 @@ import sys
 
 from afterburner.errors import AfterburnerError
 
-SUBCOMMANDS = ("measure", "compare", "optimize", "bench", "train", "models", "sandbox")
+SUBCOMMANDS = ("measure", "compare", "optimize", "trace", "bench", "train", "models", "sandbox")
 
 
 def build_parser() -> argparse.ArgumentParser:

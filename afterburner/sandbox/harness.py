@@ -4,7 +4,9 @@ Stdlib only, imported by the worker inside the sandbox (``import harness``, with
 ``protocol`` next to it). One job kind per function in `JOBS`: "call" (the entry point over inputs,
 outputs encoded, optionally traced for memory and profile), "generate" (the workload's generate(n, seed)),
 "record" (check(oracle) through a recorder), "replay" (check fed recorded answers, no candidate code),
-"direct" (check(candidate) in the candidate's process, for tests that cannot be recorded). `child_main`
+"direct" (check(candidate) in the candidate's process, for tests that cannot be recorded), "pytest"
+(a project's own tests with the candidate as its module; `projectmode`, which also runs "call" jobs of
+project tasks). `child_main`
 reads the job from its pipe, `run_child` sets up the process (session, rlimits, fds, work dir, the
 seccomp filter of `seccomp`) and writes two messages to fd 3: first a "ready" message, written before
 any candidate code runs (the resident set size at that point, with the kernel's peak counter reset to
@@ -25,6 +27,7 @@ import traceback
 from array import array
 
 import codec
+import projectmode
 import seccomp
 from protocol import pack_msg, read_msg, write_all
 
@@ -260,6 +263,8 @@ def _call_all(fn, inputs: list, job: dict, sampler: _Sampler | None) -> dict:
 
 def _job_call(job: dict, blobs: list[bytes]) -> Result:
     _compile_all(job["parts"])
+    if job.get("project"):
+        return _project_call(job, blobs)
     prelude = [p for p in job["parts"] if p[0] == "<prelude>"]
     try:
         ns = _load_module(prelude)
@@ -282,6 +287,42 @@ def _job_call(job: dict, blobs: list[bytes]) -> Result:
         out["rss_start"] = rss0
         return Result(out)
     return Result(_traced(lambda sampler: _call_all(fn, inputs, job, sampler), job))
+
+
+def _candidate_source(job: dict) -> str:
+    return "".join(src for filename, src in job["parts"] if filename != "<prelude>")
+
+
+def _project_call(job: dict, blobs: list[bytes]) -> Result:
+    """A project task: the candidate imported as the project's own module (`projectmode`), then the
+    inputs unpickled (their classes are the candidate's), each call's outcome and arguments after it."""
+    _ready()
+    try:
+        fn = _resolve(projectmode.load(job["project"], _candidate_source(job)), job["entry"])
+        inputs, after = projectmode.unwrap(_inputs(blobs))
+    except Result:
+        raise
+    except BaseException as e:
+        raise Result({"status": _exc_status(e), "error": _exc_info(e), "index": -1}) from None
+    flags = iter(after)  # _call_all calls in order: one flag per input
+
+    def probe(*args, **kwargs):
+        return projectmode.outcome(fn, args, kwargs, next(flags, True))
+
+    if not job.get("memory"):
+        rss0 = _rss()
+        out = _call_all(probe, inputs, job, None)
+        out["rss_start"] = rss0
+        return Result(out)
+    return Result(_traced(lambda sampler: _call_all(probe, inputs, job, sampler), job))
+
+
+def _job_pytest(job: dict, blobs: list[bytes]) -> Result:
+    """The project's tests (pytest, in this process) with the candidate as the project's module."""
+    try:
+        return Result(projectmode.run_pytest(job["project"], _candidate_source(job), job["pytest_args"]))
+    except BaseException as e:
+        return Result({"status": _exc_status(e), "error": _exc_info(e)})
 
 
 def _traced(run, job: dict) -> dict:
@@ -453,6 +494,7 @@ JOBS = {
     "record": _job_record,
     "replay": _job_replay,
     "direct": _job_direct,
+    "pytest": _job_pytest,
 }
 
 

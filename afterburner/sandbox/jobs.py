@@ -36,6 +36,8 @@ class JobRunner:
         }
         if code is not None:
             job["parts"] = code_parts(task, code)
+        if task.metadata.get("project"):  # a function of a real project: run as its module (projectmode)
+            job["project"] = task.metadata["project"]
         job.update(extra)
         return job
 

@@ -12,11 +12,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
+from afterburner.errors import TaskError
 from afterburner.measurement import compare_samples
 from afterburner.results import CheckResult, Comparison, Failure, Measurement, Status
-from afterburner.sandbox import codec
+from afterburner.sandbox import codec, projectmode
 from afterburner.sandbox.config import SandboxConfig
 from afterburner.sandbox.jobs import JobRunner
 from afterburner.sandbox.pool import SandboxBackend, WorkerPool
@@ -33,6 +34,15 @@ MAX_TASKS = 256  # prepared tasks (inputs, oracle outputs) kept per Sandbox
 
 
 RunCallback = Callable[[int, int], None]  # on_run(timed runs done, at most): after each timed run
+
+
+class CallOutputs(NamedTuple):
+    """`Sandbox.run_calls`: the run's status, the decoded outputs, the failure, its CPU seconds."""
+
+    status: Status
+    outputs: list
+    failure: Failure | None
+    cpu_s: float
 
 
 class Sandbox:
@@ -131,11 +141,14 @@ class Sandbox:
             return CheckResult(Status.RUNTIME_ERROR, fail, n_total, 0, details=details, **base)
         details["digest"] = res["digest"]
         atol = task.atol
+        # a list equals a tuple only in cases written in JSON/YAML (which cannot spell tuples), never
+        # in a project's recorded calls
+        strict = bool(task.metadata.get("project"))
         # 1) cases (expected or oracle), 2) workload vs the oracle, 3) the recorded tests
         for j, (has, exp) in enumerate(prep.expected):
             got = codec.decode(outs[nw + j])
             if has:
-                ok = codec.equal(got, exp, atol, strict_sequences=False)
+                ok = codec.equal(got, exp, atol, strict_sequences=strict)
                 exp_enc = codec.encode(exp)
             else:
                 exp_enc = prep.oracle_cases[j]
@@ -150,6 +163,7 @@ class Sandbox:
                     details,
                     base,
                     "wrong answer on a test case",
+                    atol,
                 )
         for i in range(nw):
             if not codec.equal(codec.decode(outs[i]), codec.decode(prep.oracle_workload[i]), atol):
@@ -162,6 +176,7 @@ class Sandbox:
                     details,
                     base,
                     "differs from the original code's output on a workload input",
+                    atol,
                 )
         rec = outs[nw + nc :]
         if prep.check_mode == "replay" and rec != prep.oracle_recorded:
@@ -183,12 +198,26 @@ class Sandbox:
         return CheckResult(Status.PASSED, None, n_total, n_total, details=details, **base)
 
     def _wrong(
-        self, got: Any, exp: Any, inp: str, idx: int, n: int, details: dict, base: dict, why: str
+        self,
+        got: Any,
+        exp: Any,
+        inp: str,
+        idx: int,
+        n: int,
+        details: dict,
+        base: dict,
+        why: str,
+        atol: float = 0.0,
     ) -> CheckResult:
+        got_d, exp_d = codec.decode(got), codec.decode(exp)
+        # a project's recorded call: show the part of its outcome that differs
+        diff = projectmode.difference(exp_d, got_d, lambda a, b: codec.equal(a, b, atol))
+        if diff is not None:
+            why, exp_d, got_d = diff
         fail = Failure(
             input=inp,
-            expected=codec.short_repr(codec.decode(exp), LIMIT),
-            got=codec.short_repr(codec.decode(got), LIMIT),
+            expected=codec.short_repr(exp_d, LIMIT),
+            got=codec.short_repr(got_d, LIMIT),
             error=why,
         )
         return CheckResult(Status.WRONG_ANSWER, fail, n, idx, details=details, **base)
@@ -235,6 +264,58 @@ class Sandbox:
         self._prepare(task)
         with ThreadPoolExecutor(max_workers=self.pool.size) as ex:
             return list(ex.map(lambda c: self.check(task, c), codes))
+
+    def run_calls(self, task: Task, code: str | None = None) -> CallOutputs:
+        """The outputs of `code` (default: the task's own) on the task's test cases, decoded, in order,
+        and the run's CPU time: for questions about the task itself (is the original deterministic on
+        its inputs? how many repeats make its workload long enough to time?)."""
+        code = task.code if code is None else code
+        prep = self._prepare(task)
+        res, _ = self.runner.run(self.runner.job("call", task, code), [prep.cases])
+        cpu = float(res.get("cpu", 0.0) or 0.0)
+        if res["status"] != "ok":
+            return CallOutputs(failed_status(res), [], failure_of(res, prep.cases.reprs), cpu)
+        outs = res.get("outputs")
+        if not isinstance(outs, list) or len(outs) != len(prep.cases):
+            return CallOutputs(Status.RUNTIME_ERROR, [], Failure(error="the run's result is malformed"), cpu)
+        return CallOutputs(Status.PASSED, [codec.decode(o) for o in outs], None, cpu)
+
+    def run_pytest(self, task: Task, code: str, args: list[str], timeout_s: float) -> CheckResult:
+        """A project task's own pytest tests (`args`: node ids and options) with `code` as the project's
+        module, in one sandboxed run. The tests run in the candidate's process (as "direct" checks do):
+        the recorded calls, compared here, are the oracle a candidate cannot reach; these tests add what
+        the calls do not show."""
+        if not task.metadata.get("project"):
+            raise TaskError(f"task {task.name!r} is not a project task: it has no tests of its own to run")
+        job = self.runner.job(
+            "pytest",
+            task,
+            code,
+            pytest_args=list(args),
+            wall_s=float(timeout_s),
+            limits={**self.config.limits(), "cpu_s": int(timeout_s + 0.999) + 1},
+            output_cap=16 << 20,
+        )
+        res, _ = self.runner.run(job, [])
+        base = {
+            "wall_time_s": res.get("wall", 0.0),
+            "cpu_time_s": res.get("cpu", 0.0),
+            "stdout_tail": str(res.get("stdout_tail", ""))[-2000:],
+        }
+        failed = res.get("failed") if isinstance(res.get("failed"), list) else []
+        details = {"failed": [[str(x)[:300] for x in f][:3] for f in failed[:20] if isinstance(f, list)]}
+        details["passed"] = res.get("passed") if type(res.get("passed")) is int else 0
+        if res["status"] == "ok":
+            return CheckResult(Status.PASSED, None, 1, 1, details=details, **base)
+        if res["status"] == "wrong_answer":
+            first = details["failed"][0] if details["failed"] else ["", "", ""]
+            error = (
+                f"the project's test {first[0]} fails with this code ({first[1]}): {first[2]}"
+                if first[0]
+                else f"the project's tests did not pass (pytest exit code {res.get('exit')!s:.10})"
+            )
+            return CheckResult(Status.WRONG_ANSWER, Failure(error=error), 1, 0, details=details, **base)
+        return CheckResult(failed_status(res), failure_of(res), 1, 0, details=details, **base)
 
     # ------------------------------------------------------------ measure / compare
     def measure(

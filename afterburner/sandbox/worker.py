@@ -43,7 +43,7 @@ import harness  # noqa: E402
 from protocol import pack_msg, read_msg, unpack_msg, write_all  # noqa: E402
 
 sys.path.pop(0)
-for _name in ("codec", "protocol", "harness", "fstree", "seccomp"):
+for _name in ("codec", "protocol", "harness", "fstree", "seccomp", "projectmode"):
     sys.modules.pop(_name, None)
 
 READY_KEYS = {"ready", "rss", "seccomp"}
