@@ -15,7 +15,7 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from afterburner.sandbox.result import CheckResult
+from afterburner.results import CheckResult
 from afterburner.task import Task
 
 __all__ = ["TestGate", "pytest_args"]

@@ -188,6 +188,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
     p.add_argument("--no-progress", action="store_true", help="print no progress on stderr")
+    from afterburner.cli.zeroconfig import add_project_args
+
+    add_project_args(p)  # no --tests (the project's are discovered), --trace, --diff, --git-branch
     p.set_defaults(func=run)
 
 
@@ -220,6 +223,10 @@ def _check_outputs(args: argparse.Namespace, task: Any) -> None:
         raise ConfigError(f"{args.out} exists: choose another --out, or add --force to overwrite it")
     if args.in_place and task is not None and not task.source_path:
         raise ConfigError("--in-place needs a FILE.py::NAME target (the task has no source file)")
+    if getattr(args, "git_branch", None) and task is not None and task.source_path:
+        from afterburner.project import require_clean
+
+        require_clean([Path(task.source_path)], args.git_branch)
 
 
 def remove_stale_tmp(path: Path) -> list[Path]:
@@ -275,6 +282,10 @@ def run(args: argparse.Namespace) -> int:
     from afterburner.agent.optimizer import Optimizer
     from afterburner.report import summary_table, write_report
 
+    if getattr(args, "trace", None) or (args.target and not args.tests and not args.task):
+        from afterburner.cli.zeroconfig import run_project, run_traced  # inside a project: no --tests
+
+        return run_traced(args) if args.trace else run_project(args)
     task = _load_task(args)
     _check_outputs(args, task)
     source = Path(task.source_path) if task is not None and task.source_path else None
@@ -326,6 +337,13 @@ def run(args: argparse.Namespace) -> int:
         _atomic_write(Path(args.out), result.best_code)
         written = {"path": args.out}
     report_path = write_report(result, args.report) if args.report else None
+    if getattr(args, "diff", False) or getattr(args, "git_branch", None):
+        from afterburner.cli.zeroconfig import report_change
+
+        change = (
+            [(Path(task.source_path), result.original_code, result.best_code)] if task.source_path else []
+        )
+        return report_change(args, result, change, write=False)
 
     if args.json:
         payload = result.to_dict()

@@ -18,7 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-o", "--out", default="afterburner.trace.json", help="the trace file (default: %(default)s)"
     )
-    p.add_argument("--record-top", type=int, default=10, help="record the calls of this many top functions")
+    p.add_argument(
+        "--record-top",
+        type=int,
+        default=10,
+        help="record the calls of this many top functions (default: %(default)s)",
+    )
     p.add_argument("--timeout", type=float, help="stop the command after this many seconds (default: none)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- python script.py ARGS, or -- -m module ARGS")
     p.set_defaults(func=run)

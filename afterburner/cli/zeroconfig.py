@@ -25,26 +25,29 @@ __all__ = ["add_project_args", "report_change", "run_project", "run_traced"]
 def add_project_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("inside a project (no --tests: its pytest suite is discovered and recorded)")
     g.add_argument(
-        "--diff", action="store_true", help="print the change as a unified diff (git apply takes it)"
+        "--diff", action="store_true", help="print the change as a unified diff alone (git apply takes it)"
     )
     g.add_argument(
         "--git-branch",
         metavar="NAME",
-        help="commit the change on a new branch NAME (the work tree is untouched)",
+        help="commit the change on a new branch NAME; the work tree is untouched (default: no commit)",
     )
     g.add_argument(
-        "--trace", metavar="FILE", help="optimize the top functions of a trace (afterburner trace -- CMD)"
+        "--trace",
+        metavar="FILE",
+        help="optimize the top functions of a trace written by `afterburner trace -- CMD` (default: none)",
     )
     g.add_argument(
-        "--top", type=int, default=3, help="with --trace: how many of its top functions (default 3)"
+        "--top", type=int, default=3, help="with --trace: how many of its top functions (default: 3)"
     )
     g.add_argument(
         "--pytest-args",
         default="",
-        help="arguments for the discovery run of pytest, e.g. 'tests/unit -k parse'",
+        help="arguments of the discovery run of pytest, e.g. 'tests/unit -k parse' (default: none, the "
+        "project's own pytest configuration)",
     )
     g.add_argument(
-        "--timing-calls", type=int, default=5, help="time the K costliest recorded calls (default 5)"
+        "--timing-calls", type=int, default=5, help="time the K costliest recorded calls (default: 5)"
     )
 
 
@@ -89,7 +92,8 @@ def optimizer_from_args(args: argparse.Namespace, sandbox: Any) -> Any:
         sandbox=sandbox,
         timeout=args.timeout,
         memory_limit=args.memory_limit,
-        out_dir=args.out_dir,
+        rewrites=getattr(args, "rewrites", None),
+        out_dir=args.runs_dir,
     )
 
 
@@ -110,7 +114,6 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def run_project(args: argparse.Namespace) -> int:
     """FILE.py::NAME inside a project, no --tests: discover, record, verify, optimize, write the change."""
-    from afterburner.cli.optimize_cmd import _Progress
     from afterburner.project import require_clean
     from afterburner.zeroconfig import prepare_project_task
 
@@ -126,12 +129,11 @@ def run_project(args: argparse.Namespace) -> int:
         _say,
     )
     try:
+        from afterburner.progress import ProgressDisplay
+
         opt = optimizer_from_args(args, pt.sandbox)
-        progress = _Progress(enabled=True)
-        try:
-            result = opt.run(pt.task, on_event=progress)
-        finally:
-            progress.stop()
+        with ProgressDisplay() as display:
+            result = opt.run(pt.task, on_event=None if args.no_progress else display)
     finally:
         pt.sandbox.close()
     found = pt.found
