@@ -116,7 +116,17 @@ def test_trace_finds_the_top_function_and_optimize_keeps_the_output(project, tmp
         str(replies),
     ]
     code = main(
-        [*argv, "--rounds", "1", "--candidates", "1", "--out-dir", str(tmp_path / "runs"), "--in-place"]
+        [
+            *argv,
+            "--rounds",
+            "1",
+            "--candidates",
+            "1",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--in-place",
+            "--no-rewrites",
+        ]
     )
     captured = capsys.readouterr()
     assert code == 0, captured.err

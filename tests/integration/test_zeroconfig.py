@@ -213,8 +213,8 @@ def test_discovered_tests_judge_candidates_and_the_change_is_a_diff_and_a_branch
         f"{project}/inventory/core.py::summarize",
         "--backend", "scripted", "--replies", str(replies),
         "--rounds", "1", "--candidates", "4",
-        "--out-dir", str(tmp_path / "runs"),
-        "--diff", "--git-branch", "faster-summarize",
+        "--runs-dir", str(tmp_path / "runs"),
+        "--diff", "--git-branch", "faster-summarize", "--no-rewrites",
     )  # fmt: skip
     assert code == 0, err
     # what was found, said in so many words
@@ -292,7 +292,7 @@ def test_bad_cases_stop_with_one_line_and_change_nothing(project, tmp_path, caps
         "optimize",
         f"{project}/inventory/core.py::{name}",
         "--backend", "scripted", "--replies", str(tmp_path / "none.json"),
-        "--out-dir", str(tmp_path / "runs"),
+        "--runs-dir", str(tmp_path / "runs"),
     )  # fmt: skip
     assert code == 2
     errors = [ln for ln in err.splitlines() if ln.startswith("afterburner: error:")]
