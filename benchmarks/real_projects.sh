@@ -50,7 +50,7 @@ for entry in "${TARGETS[@]}"; do
   echo "== $spec: $target" >&2
   status=0
   "$PY" -m afterburner optimize "$project/$target" "${backend_args[@]}" \
-    --rounds "$ROUNDS" --candidates "$CANDIDATES" --out-dir "$WORK/runs" --json \
+    --rounds "$ROUNDS" --candidates "$CANDIDATES" --runs-dir "$WORK/runs" --json \
     >"$WORK/$name.json" 2>"$WORK/$name.log" || status=$?
   grep -E "^(found|timing|every|skipped|one pass|[0-9]+ discovered)" "$WORK/$name.log" >&2 || true
   if [ "$status" = 0 ]; then
