@@ -42,8 +42,10 @@ import ast
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = ["RULES", "Remedy", "find_remedies", "ruff_perf", "scan"]
 
@@ -631,7 +633,9 @@ def find_remedies(
 
 def ruff_perf(code: str) -> list[Remedy]:
     """ruff's PERF findings in `code` (rule ``ruff``); empty when ruff is not installed or fails."""
-    exe = shutil.which("ruff")
+    # the ruff of this interpreter's environment first (a venv that is not activated), then PATH's
+    beside = Path(sys.executable).with_name("ruff")
+    exe = str(beside) if beside.is_file() else shutil.which("ruff")
     if exe is None:
         return []
     cmd = [
