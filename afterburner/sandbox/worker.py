@@ -47,6 +47,7 @@ for _name in ("codec", "protocol", "harness", "fstree", "seccomp", "projectmode"
     sys.modules.pop(_name, None)
 
 READY_KEYS = {"ready", "rss", "seccomp"}
+RUSAGE_WAIT_S = 30.0  # how long the template may take to report a reaped child
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_PDEATHSIG = 1
@@ -194,9 +195,11 @@ class Manager:
 
     def _rusage(self) -> dict:
         """The template's report on the child it reaped; a template that does not answer ends us."""
-        ready, _, _ = select.select([self.sock], [], [], 5.0)
+        # the child is dead by now (killed or exited); reaping a large one on a loaded machine can take
+        # seconds, so only a template that stays silent this long is taken as stopped (SIGSTOP) or stuck
+        ready, _, _ = select.select([self.sock], [], [], RUSAGE_WAIT_S)
         if not ready:
-            os._exit(3)  # stopped (SIGSTOP) or stuck
+            os._exit(3)
         try:
             data = self.sock.recv(4096)
             info = json.loads(data)
