@@ -166,3 +166,24 @@ def test_bench_on_a_distributed_executor_writes_what_the_local_one_writes(tmp_pa
 
     again = run_bench(suite, out, settings, executor=remote, resume=True, **kw)
     assert again.resumed == 4 and remote.units == 4  # nothing left to run
+
+
+def test_the_ray_training_config_loads_and_its_trl_args_are_grpo_settings():
+    from training.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "training" / "configs" / "gpu_grpo_ray.yaml")
+    assert (cfg.reward_executor, cfg.ray_address, cfg.use_vllm, cfg.vllm_mode) == (
+        "ray",
+        "auto",
+        True,
+        "server",
+    )
+    trl = pytest.importorskip("trl", reason="trl is not installed (pip install -e '.[train]')")
+    from training.common import trl_kwargs
+
+    kw = trl_kwargs(
+        cfg, trl.GRPOConfig, "out", use_vllm=cfg.use_vllm, vllm_mode=cfg.vllm_mode
+    )  # unknown keys raise
+    assert kw["vllm_server_base_url"].endswith(":8000") and kw["vllm_mode"] == "server"
+    with pytest.raises(ConfigError, match="reward_executor 'dask' is not one of local, ray"):
+        load_config(None, {"reward_executor": "dask"})
