@@ -179,7 +179,8 @@ def test_rewards_on_ray_are_the_local_rewards(cluster):
             on_ray._cluster.close()
 
 
-def test_train_collect_on_ray_writes_the_local_trajectories(cluster, tmp_path):
+def test_train_collect_on_ray_writes_the_local_trajectories(cluster, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the local run's optimizer folders (afterburner-runs/) go here
     replies = tmp_path / "replies.json"
     replies.write_text(json.dumps([FAST, WRONG]))
     common = ["train", "collect", "--tasks", str(TASKS / "sum_squares.yaml"), "--backend", "scripted",

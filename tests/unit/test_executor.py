@@ -187,3 +187,22 @@ def test_the_ray_training_config_loads_and_its_trl_args_are_grpo_settings():
     assert kw["vllm_server_base_url"].endswith(":8000") and kw["vllm_mode"] == "server"
     with pytest.raises(ConfigError, match="reward_executor 'dask' is not one of local, ray"):
         load_config(None, {"reward_executor": "dask"})
+
+
+def test_the_cli_says_in_one_line_what_is_wrong_with_the_executor_options(tmp_path, monkeypatch, capsys):
+    from afterburner.cli import main
+
+    suite = _suite(tmp_path)
+    common = ["bench", str(suite), "--backend", "scripted", "--model", "replay:reference", "--out"]
+    assert main([*common, str(tmp_path / "a"), "--ray-address", "auto"]) == 2
+    assert capsys.readouterr().err == "afterburner: error: --ray-address needs --executor ray\n"
+    monkeypatch.setitem(sys.modules, "afterburner.executor_ray", None)  # as if Ray were not installed
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert (
+        main(["train", "collect", "--tasks", str(suite), "--out", str(tmp_path / "t"), "--executor", "ray"])
+        == 2
+    )
+    assert (
+        capsys.readouterr().err
+        == "afterburner: error: --executor ray needs Ray: pip install 'afterburner[ray]'\n"
+    )
