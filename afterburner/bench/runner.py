@@ -347,7 +347,9 @@ def run_bench(
                     rec = write_outputs(out, rec, files)
                     _append_line(results_path, json.dumps(rec.to_dict(), default=str))
                     new.append(rec)
-                    bar(f"{rec.task} [{rec.strategy} / {rec.model}] {rec.final.status or 'error'}")
+                    if display:  # a line per record (the units' own events stay on their nodes)
+                        label = f"{rec.task} [{rec.strategy} / {rec.model}]"
+                        display.line(f"bench {len(new)}/{total}: {label}: {_record_line(rec)}")
             elif settings.workers == 1:
                 for task, combos in jobs:
                     run_task(task, combos)

@@ -48,7 +48,7 @@ def suite(tmp_path_factory) -> Path:
 def bench(suite: Path, out: Path, *extra: str) -> int:
     return main(["bench", str(suite), "--backend", "scripted", "--model", "replay:reference",
                  "--strategy", "default", "--strategy", "afterburner", "--rounds", "1", "--candidates", "2",
-                 "--repeats", "3", "--no-curves", "--json", "--no-progress", "--out", str(out), *extra])  # fmt: skip
+                 "--repeats", "3", "--no-curves", "--json", "--no-progress", "--results-dir", str(out), *extra])  # fmt: skip
 
 
 def records(out: Path) -> list[dict]:
@@ -185,10 +185,10 @@ def test_train_collect_on_ray_writes_the_local_trajectories(cluster, tmp_path, m
     replies.write_text(json.dumps([FAST, WRONG]))
     common = ["train", "collect", "--tasks", str(TASKS / "sum_squares.yaml"), "--backend", "scripted",
               "--model", str(replies), "--rounds", "1", "--candidates", "2"]  # fmt: skip
-    assert main([*common, "--out", str(tmp_path / "local")]) == 0
-    assert main([*common, "--out", str(tmp_path / "ray"), "--executor", "ray"]) == 0
+    assert main([*common, "--trajectories-dir", str(tmp_path / "local")]) == 0
+    assert main([*common, "--trajectories-dir", str(tmp_path / "ray"), "--executor", "ray"]) == 0
     local, ray_ = tmp_path / "local" / "sum_squares.jsonl", tmp_path / "ray" / "sum_squares.jsonl"
     assert steps(str(ray_)) == steps(str(local)) and len(steps(str(local))) == 2
     assert json.loads(ray_.read_text().splitlines()[-1])["type"] == "end"
     # resumable as locally: the finished task is skipped
-    assert main([*common, "--out", str(tmp_path / "ray"), "--executor", "ray"]) == 0
+    assert main([*common, "--trajectories-dir", str(tmp_path / "ray"), "--executor", "ray"]) == 0

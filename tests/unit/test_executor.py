@@ -193,13 +193,24 @@ def test_the_cli_says_in_one_line_what_is_wrong_with_the_executor_options(tmp_pa
     from afterburner.cli import main
 
     suite = _suite(tmp_path)
-    common = ["bench", str(suite), "--backend", "scripted", "--model", "replay:reference", "--out"]
+    common = ["bench", str(suite), "--backend", "scripted", "--model", "replay:reference", "--results-dir"]
     assert main([*common, str(tmp_path / "a"), "--ray-address", "auto"]) == 2
     assert capsys.readouterr().err == "afterburner: error: --ray-address needs --executor ray\n"
     monkeypatch.setitem(sys.modules, "afterburner.executor_ray", None)  # as if Ray were not installed
     monkeypatch.setitem(sys.modules, "ray", None)
     assert (
-        main(["train", "collect", "--tasks", str(suite), "--out", str(tmp_path / "t"), "--executor", "ray"])
+        main(
+            [
+                "train",
+                "collect",
+                "--tasks",
+                str(suite),
+                "--trajectories-dir",
+                str(tmp_path / "t"),
+                "--executor",
+                "ray",
+            ]
+        )
         == 2
     )
     assert (
