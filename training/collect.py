@@ -2,13 +2,18 @@
 
 One trajectory file per task, ``OUT/<task name>.jsonl``. Resumable: a task whose file already has an
 ``end`` record is skipped; a file without one (an interrupted run) is started again. Tasks run in
-parallel threads sharing one backend (the model is loaded once) and one sandbox.
+parallel threads sharing one backend (the model is loaded once) and one sandbox; with a distributed
+executor (``--executor ray``) each task's optimizer run is a unit on a node (`CollectJob`: the node's
+warm sandbox, the backend built once per node), and its trajectory comes back to be written here.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -20,7 +25,7 @@ from afterburner.errors import AfterburnerError
 from afterburner.task import Task
 from training.data import load_tasks, validate_tasks
 
-__all__ = ["CollectReport", "collect", "trajectory_path"]
+__all__ = ["CollectJob", "CollectReport", "collect", "trajectory_path"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,69 @@ def _complete(path: Path) -> bool:
     return read_trajectory(path).end is not None
 
 
+@dataclass(frozen=True)
+class CollectJob:
+    """The picklable unit of a distributed collect: ``job(task) -> (summary | None, error | None, text)``,
+    `text` the trajectory JSONL of the run (None when it failed)."""
+
+    backend: Any  # a backend name (built once per node), or a picklable backend object
+    model: str | None
+    strategy: str
+    options: dict
+    sandbox_config: Any = None
+
+    def __call__(self, task: Task) -> tuple[dict | None, str | None, str | None]:
+        import afterburner
+        from afterburner.executor import node_cached, node_sandbox
+        from afterburner.llm import get_backend
+
+        b, model = self.backend, self.model
+        llm = (
+            node_cached(("collect-backend", b, model), lambda: get_backend(b, model=model))
+            if isinstance(b, str)
+            else b
+        )
+        options = {k: v for k, v in self.options.items() if k != "out_dir"}  # run dirs stay on the node
+        tmp = tempfile.mkdtemp(prefix="afterburner-collect-")
+        try:
+            path = os.path.join(tmp, "trajectory.jsonl")
+            result = afterburner.optimize(
+                task, backend=llm, model=model, strategy=self.strategy, sandbox=node_sandbox(self.sandbox_config),
+                trajectory=path, out_dir=os.path.join(tmp, "runs"), **options,
+            )  # fmt: skip
+            summary = {
+                "improved": bool(getattr(result, "improved", False)),
+                "stop_reason": getattr(result, "stop_reason", "done"),
+                "speedup": getattr(result, "speedup", 1.0),
+            }
+            with open(path, encoding="utf-8") as f:
+                return summary, None, f.read()
+        except AfterburnerError as e:
+            return None, str(e), None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _collect_distributed(
+    executor: Any, job: CollectJob, todo: list[Task], out: Path, report: CollectReport, progress: Any
+) -> None:
+    for task, (summary, error, text) in zip(todo, executor.map(job, todo), strict=True):
+        if error is not None or summary is None:
+            report.failed.append((task.name, str(error)))
+            log.warning("collect: %s failed: %s", task.name, error)
+            if progress:
+                progress(task.name, f"failed: {error}")
+            continue
+        path = trajectory_path(out, task)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text or "", encoding="utf-8")
+        tmp.replace(path)
+        report.done.append(task.name)
+        report.improved += summary["improved"]
+        if progress:
+            progress(task.name, f"{summary['stop_reason']}, speedup {summary['speedup']:.2f}x")
+
+
 def collect(
     sources: Sequence[str],
     trajectory_dir: str | Path,
@@ -66,12 +134,15 @@ def collect(
     validate: bool = True,
     sandbox: Any = None,
     progress: Callable[[str, str], None] | None = None,
+    executor: Any = None,
     **optimize_options: Any,
 ) -> CollectReport:
     """Optimize every task of `sources` (problem sets, suite dirs, task files), writing trajectories.
 
     `optimize_options` go to `afterburner.optimize` (rounds, candidates, patience, goal, out_dir, ...).
-    `progress(task_name, what)` is called as tasks finish.
+    `progress(task_name, what)` is called as tasks finish. `executor`: None (or a local one) runs here in
+    `jobs` threads; a distributed one (`afterburner.executor`, e.g. Ray) runs each task as a unit on its
+    nodes, `backend` given by name (or a picklable object); ``out_dir`` run folders then stay on the nodes.
     """
     import afterburner
     from afterburner.llm import get_backend
@@ -98,6 +169,10 @@ def collect(
     try:
         if validate:
             todo, report.excluded = validate_tasks(todo, sandbox)
+        if executor is not None and executor.distributed:
+            job = CollectJob(backend, model, strategy, optimize_options, getattr(sandbox, "config", None))
+            _collect_distributed(executor, job, todo, out, report, progress)
+            return report
         llm = get_backend(backend, model=model) if isinstance(backend, str) else backend
         lock = threading.Lock()
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from afterburner.errors import ConfigError
+from afterburner.executor import EXECUTORS
 from afterburner.llm.base import DEFAULT_MODEL
 
 __all__ = ["ADVANTAGES", "REWARDS", "TrainConfig", "load_config", "parse_overrides"]
@@ -75,7 +76,9 @@ class TrainConfig:
     reward: str = "speedup"  # speedup (ours) | afterburner (Du et al. 2025)
     reward_repeats: int = 3  # timing repeats per candidate inside a training step
     reward_min_gain: float = 0.05
-    reward_workers: int | None = None  # sandbox workers per process (None: os.cpu_count())
+    reward_workers: int | None = None  # sandbox workers per process, per node with ray (None: its cores)
+    reward_executor: str = "local"  # local (this process) | ray (the rewards spread over a Ray cluster)
+    ray_address: str | None = None  # with ray: the cluster (auto, HOST:6379, ray://HOST:10001); None: local
     sandbox: dict[str, Any] = field(default_factory=dict)  # afterburner.sandbox.SandboxConfig fields
     # anything else for trl's GRPOConfig / RLOOConfig / SFTConfig / DPOConfig
     trl_args: dict[str, Any] = field(default_factory=dict)
@@ -101,6 +104,10 @@ class TrainConfig:
         if self.weights_dtype not in WEIGHTS_DTYPES:
             raise ConfigError(
                 f"weights_dtype {self.weights_dtype!r} is not one of {', '.join(WEIGHTS_DTYPES)}"
+            )
+        if self.reward_executor not in EXECUTORS:
+            raise ConfigError(
+                f"reward_executor {self.reward_executor!r} is not one of {', '.join(EXECUTORS)}"
             )
         if self.advantage not in ADVANTAGES:
             raise ConfigError(f"advantage {self.advantage!r} is not one of {', '.join(ADVANTAGES)}")

@@ -94,6 +94,8 @@ def train_grpo(
         sandbox=cfg.sandbox,
         metric="memory" if cfg.goal == "memory" else "time",
         sandbox_factory=sandbox_factory,
+        executor=cfg.reward_executor,
+        ray_address=cfg.ray_address,
     )
     specific = {
         "num_generations": cfg.num_generations,

@@ -15,7 +15,8 @@ assistant message is the reply); ``task`` is the dataset column holding ``json.d
   (efficiency only when correct) and correctness +0.5 both pass, +1.0 fixed, -1.0 broke, -0.5 both fail.
 
 Candidates run in the sandbox in parallel: one `Sandbox` per process, created on first use and reused
-across calls; a candidate that hangs or misbehaves costs its timeout and scores as a failure. The
+across calls (``executor="ray"``: one per node of a Ray cluster, each candidate a `RewardJob` there);
+a candidate that hangs or misbehaves costs its timeout and scores as a failure. The
 starting code of each task (its baseline) is checked and measured once per process and cached; a
 significant difference against that cache is confirmed by one interleaved comparison (drift guard).
 """
@@ -30,17 +31,18 @@ import os
 import re
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from afterburner.errors import ConfigError, SandboxError, TaskError
+from afterburner.executor import EXECUTORS, LocalExecutor, get_executor
 from afterburner.program import same_program
 from afterburner.task import Task
 
 __all__ = [
     "AfterburnerReward",
     "Outcome",
+    "RewardJob",
     "SpeedupReward",
     "completion_text",
     "evaluate",
@@ -58,40 +60,17 @@ _LAYOUT_RE = re.compile(r"^\s*<thinking>.*?</thinking>\s*<solution>.*?</solution
 
 
 _LOCK = threading.Lock()
-_SANDBOXES: dict[tuple, Any] = {}
 _BASELINES: dict[tuple, Baseline] = {}
 _BASELINE_LOCKS: dict[tuple, threading.Lock] = {}
 _TASKS: dict[str, Task] = {}
 
 
 def get_sandbox(workers: int | None = None, config: dict | None = None) -> Any:
-    """The process's shared `Sandbox` for these settings (started on first use, closed at exit)."""
-    key = (os.getpid(), workers, json.dumps(config or {}, sort_keys=True, default=str))
-    with _LOCK:
-        sb = _SANDBOXES.get(key)
-        if sb is None:
-            from afterburner.sandbox import Sandbox, SandboxConfig
+    """The process's shared `Sandbox` for these settings (started on first use, closed at exit; on a Ray
+    node, the node's: `afterburner.executor.node_sandbox`)."""
+    from afterburner.executor import node_sandbox
 
-            try:
-                sandbox_config = SandboxConfig(**(config or {}))
-            except TypeError as e:
-                raise ConfigError(
-                    f"sandbox: {e} (the keys are afterburner.sandbox.SandboxConfig fields)"
-                ) from None
-            sb = Sandbox(sandbox_config, workers=workers)
-            sb.__enter__()
-            _SANDBOXES[key] = sb
-            atexit.register(_close, key)
-        return sb
-
-
-def _close(key: tuple) -> None:
-    sb = _SANDBOXES.pop(key, None)
-    if sb is not None:
-        try:
-            sb.__exit__(None, None, None)
-        except Exception:  # at exit, nothing left to tell
-            pass
+    return node_sandbox(dict(config or {}), workers)
 
 
 def _task(blob: str | dict | Task) -> Task:
@@ -262,8 +241,50 @@ def evaluate(
     )
 
 
+@dataclass(frozen=True)
+class RewardJob:
+    """One candidate evaluation, picklable: ``job((task, reply text)) -> Outcome | None`` (None: the
+    sandbox failed, not the candidate), on the sandbox of the process (of the node, with Ray) it runs in."""
+
+    repeats: int = 3
+    min_gain: float = 0.05
+    metric: str = "time"
+    interleaved: bool = False
+    confirm: bool = True
+    workers: int | None = None
+    sandbox: dict | None = None
+    sandbox_factory: Callable[[], Any] | None = None
+
+    def __call__(self, item: tuple[Any, str]) -> Outcome | None:
+        blob, text = item
+        task = _task(blob)
+        sb = (
+            self.sandbox_factory()
+            if self.sandbox_factory is not None
+            else get_sandbox(self.workers, self.sandbox)
+        )
+        try:
+            return evaluate(
+                sb,
+                task,
+                text,
+                repeats=self.repeats,
+                min_gain=self.min_gain,
+                metric=self.metric,
+                interleaved=self.interleaved,
+                confirm=self.confirm,
+            )
+        except (SandboxError, TaskError) as e:  # not the candidate's fault: score nothing, keep training
+            log.warning("no reward for a completion of %s: %s", task.name, e)
+            return None
+
+
 class _SandboxReward:
-    """Shared machinery: parallel evaluation of a batch of completions; subclasses score an `Outcome`."""
+    """Shared machinery: parallel evaluation of a batch of completions; subclasses score an `Outcome`.
+
+    ``executor="ray"`` spreads the evaluations of a batch over a Ray cluster (`ray_address`; None starts
+    a local one), one `RewardJob` per completion on a node that keeps its sandbox and baselines warm.
+    """
 
     __name__ = "sandbox_reward"
 
@@ -278,6 +299,8 @@ class _SandboxReward:
         interleaved: bool = False,
         confirm: bool = True,
         sandbox_factory: Callable[[], Any] | None = None,
+        executor: str = "local",
+        ray_address: str | None = None,
     ) -> None:
         self.repeats = repeats
         self.min_gain = min_gain
@@ -287,36 +310,31 @@ class _SandboxReward:
         self.interleaved = interleaved
         self.confirm = confirm
         self.sandbox_factory = sandbox_factory  # a picklable zero-argument callable (tests, custom setups)
+        if executor not in EXECUTORS:
+            raise ConfigError(f"reward executor {executor!r} is not one of {', '.join(EXECUTORS)}")
+        self.executor = executor
+        self.ray_address = ray_address
+        self._cluster: Any = None  # the Ray executor, made on the first batch (not pickled)
 
-    def _sb(self) -> Any:
-        if self.sandbox_factory is not None:
-            return self.sandbox_factory()
-        return get_sandbox(self.workers, self.sandbox)
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_cluster": None}
+
+    def job(self) -> RewardJob:
+        return RewardJob(
+            self.repeats, self.min_gain, self.metric, self.interleaved, self.confirm, self.workers,
+            self.sandbox, self.sandbox_factory,
+        )  # fmt: skip
 
     def outcomes(self, completions: Sequence[Any], task: Sequence[Any]) -> list[Outcome | None]:
-        sb = self._sb()
-        texts = [completion_text(c) for c in completions]
-        tasks = [_task(t) for t in task]
-
-        def one(i: int) -> Outcome | None:
-            try:
-                return evaluate(
-                    sb,
-                    tasks[i],
-                    texts[i],
-                    repeats=self.repeats,
-                    min_gain=self.min_gain,
-                    metric=self.metric,
-                    interleaved=self.interleaved,
-                    confirm=self.confirm,
-                )
-            except (SandboxError, TaskError) as e:  # not the candidate's fault: score nothing, keep training
-                log.warning("no reward for a completion of %s: %s", tasks[i].name, e)
-                return None
-
-        threads = max(1, min(len(texts), self.workers or os.cpu_count() or 1))
-        with ThreadPoolExecutor(threads) as pool:
-            results = list(pool.map(one, range(len(texts))))
+        items = [(t, completion_text(c)) for t, c in zip(task, completions, strict=True)]
+        if self.executor == "ray":
+            if self._cluster is None:
+                self._cluster = get_executor("ray", address=self.ray_address, per_node=self.workers)
+                atexit.register(self._cluster.close)
+            executor: Any = self._cluster
+        else:
+            executor = LocalExecutor(max(1, min(len(items), self.workers or os.cpu_count() or 1)))
+        results = list(executor.map(self.job(), items))
         if results and all(r is None for r in results):
             raise SandboxError("the sandbox failed on every completion of the batch; see the warnings above")
         return results

@@ -278,13 +278,16 @@ def run_bench(
     optimize: Callable[..., Any] | None = None,
     progress: bool = True,
     plots: bool = True,
+    executor: Any = None,
 ) -> BenchReport:
     """Run (or resume) a benchmark into `out_dir` and write results.json, summary.md and the plots.
 
     `shard=(i, n)` runs only every n-th task from the i-th, so n processes (each pinned to its own cores,
     e.g. with taskset) can share one `out_dir`; a last run without `shard` (resume=True) writes the
     combined report. `sandbox` and `optimize` default to a fresh `Sandbox` and `afterburner.optimize`;
-    tests pass stand-ins.
+    tests pass stand-ins. `executor`: None or a local one runs here (`workers` threads); a distributed
+    one (`afterburner.executor`, e.g. Ray) runs each (task, strategy, model) as a unit on its nodes
+    (`afterburner.bench.distributed`), with the same output files.
     """
     settings = settings or BenchSettings()
     if optimize is None:
@@ -309,7 +312,9 @@ def run_bench(
         finished = {r.key for r in done}
         jobs = [(t, [c for c in settings.combos() if (t.name, *c) not in finished]) for t in suite.tasks]
         jobs = [(t, combos) for t, combos in jobs if combos]
-        backends = _shared_backends(settings, lock) if jobs else {}  # a model loads only if needed
+        remote = executor is not None and executor.distributed
+        # a model loads only if needed, and only where the units run
+        backends = _shared_backends(settings, lock) if jobs and not remote else {}
         total = sum(len(c) for _, c in jobs)
         new: list[TaskRecord] = []
         display = stack.enter_context(_progress(total, progress))
@@ -333,7 +338,19 @@ def run_bench(
                         display.line(f"bench {len(new)}/{total}: {label}: {_record_line(rec)}")
 
         try:
-            if settings.workers == 1:
+            if remote:
+                from afterburner.bench.distributed import BenchJob, write_outputs
+
+                job = BenchJob(settings, getattr(sb, "config", None), optimize)
+                units = [(t, strategy, model) for t, combos in jobs for strategy, model in combos]
+                for rec, files in executor.map(job, units):
+                    rec = write_outputs(out, rec, files)
+                    _append_line(results_path, json.dumps(rec.to_dict(), default=str))
+                    new.append(rec)
+                    if display:  # a line per record (the units' own events stay on their nodes)
+                        label = f"{rec.task} [{rec.strategy} / {rec.model}]"
+                        display.line(f"bench {len(new)}/{total}: {label}: {_record_line(rec)}")
+            elif settings.workers == 1:
                 for task, combos in jobs:
                     run_task(task, combos)
             else:

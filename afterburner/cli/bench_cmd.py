@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from afterburner.cli.executor_args import add_executor_args, open_executor
 from afterburner.cli.measure_cmd import add_limit_args, add_sandbox_arg, open_sandbox
 from afterburner.cli.options import add_renamed
 from afterburner.errors import ConfigError
@@ -100,6 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-curves", action="store_true", help="skip the per-round evaluation (faster)")
     p.add_argument("--no-progress", action="store_true", help="print no progress on stderr")
     add_sandbox_arg(p)
+    add_executor_args(p, per_node="--workers")
     p.set_defaults(func=_run)
 
 
@@ -129,9 +131,15 @@ def _run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite, limit=args.limit, with_solution=args.with_solution)
     out = Path(args.results_dir or f"bench-runs/{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     sandbox = open_sandbox(args)
-    report = run_bench(
-        suite, out, settings, resume=args.resume, shard=shard, sandbox=sandbox, progress=not args.no_progress
-    )
+    executor = open_executor(args, per_node=args.workers)
+    try:
+        report = run_bench(
+            suite, out, settings, resume=args.resume, shard=shard, sandbox=sandbox,
+            progress=not args.no_progress, executor=executor,
+        )  # fmt: skip
+    finally:
+        if executor is not None:
+            executor.close()
     for b in report.broken:
         print(f"afterburner: broken task {b.where}: {b.reason}", file=sys.stderr)
     if args.json:

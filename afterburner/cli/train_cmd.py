@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 
+from afterburner.cli.executor_args import add_executor_args, open_executor
 from afterburner.cli.options import add_renamed
 from afterburner.errors import ConfigError
 
@@ -62,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--candidates", type=int, default=None, help="candidates per round (default: the strategy's)"
     )
     c.add_argument("--no-validate", action="store_true", help="do not drop tasks whose own code fails")
+    add_executor_args(c, per_node="--jobs")
     c.set_defaults(func=_collect)
 
     for stage, what in (
@@ -98,19 +100,25 @@ def _collect(args: argparse.Namespace) -> int:
         raise ConfigError("give --trajectories-dir DIR: the folder for the trajectories")
 
     options = {k: v for k, v in (("rounds", args.rounds), ("candidates", args.candidates)) if v is not None}
-    report = collect(
-        args.tasks,
-        args.trajectories_dir,
-        limit=args.limit,
-        exclude=args.exclude,
-        jobs=args.jobs,
-        backend=args.backend,
-        model=args.model,
-        strategy=args.strategy,
-        validate=not args.no_validate,
-        progress=lambda name, what: print(f"{name}: {what}", file=sys.stderr),
-        **options,
-    )
+    executor = open_executor(args, per_node=args.jobs)
+    try:
+        report = collect(
+            args.tasks,
+            args.trajectories_dir,
+            limit=args.limit,
+            exclude=args.exclude,
+            jobs=args.jobs,
+            backend=args.backend,
+            model=args.model,
+            strategy=args.strategy,
+            validate=not args.no_validate,
+            progress=lambda name, what: print(f"{name}: {what}", file=sys.stderr),
+            executor=executor,
+            **options,
+        )
+    finally:
+        if executor is not None:
+            executor.close()
     for name, why in report.excluded:
         print(f"excluded {name}: {why}", file=sys.stderr)
     print(f"trajectories in {args.trajectories_dir}: {report.summary()}")
