@@ -197,7 +197,7 @@ class RunView:
 
     def _on_candidate_evaluated(self, d: dict) -> list[Item]:
         origin = d.get("origin") or "model"
-        if origin != "model":  # a mechanical rewrite of the original (agent/rewrites.py)
+        if origin != "model":  # a mechanical rewrite of the original (agent/rewrites/)
             return [("line", f"  {origin.replace(':', ' ', 1)}: {self.verdict(d)}")]
         k = d.get("candidates") or self.k
         return [("line", f"  candidate {d.get('index', 0) + 1}/{k}: {self.verdict(d)}")]

@@ -207,7 +207,7 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
     ctx.emit(
         "generated", round=rnd, replies=len(completions), tokens=generated, seconds=time.monotonic() - t0
     )
-    if rnd == 1:  # the mechanical rewrites of the original go beside the model's first k (agent/rewrites.py)
+    if rnd == 1:  # the mechanical rewrites of the original go beside the model's first k (agent/rewrites/)
         candidates += rewrite_candidates(ctx, state, start=len(candidates))
     return {
         "round": rnd,

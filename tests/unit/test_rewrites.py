@@ -1,5 +1,5 @@
 """The mechanical rewrites: each applies where it is safe (the code it writes), and stays out where it
-is not. The sandbox's verdicts on them are in tests/integration/test_rewrites.py."""
+is not. The sandbox's verdicts on them are in tests/integration/test_rewrites_sandbox.py."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import textwrap
 
 import pytest
 
-from afterburner.agent import rewrites
-from afterburner.agent.rewrites import mechanical_candidates, plan_rewrites
+from afterburner.agent.rewrites import mechanical_candidates, njit, plan_rewrites
 
 
 def dedent(code: str) -> str:
@@ -422,7 +421,7 @@ LOOPY = """
 
 
 def test_numba_is_skipped_with_the_reason_when_it_is_not_installed(monkeypatch):
-    monkeypatch.setattr(rewrites, "numba_available", lambda: False)
+    monkeypatch.setattr(njit, "numba_available", lambda: False)
     assert names(LOOPY, "inversions") == []
     assert skipped(LOOPY, "inversions") == {
         "numba_njit": "numba is not installed (pip install 'afterburner[numba]')"
@@ -430,13 +429,13 @@ def test_numba_is_skipped_with_the_reason_when_it_is_not_installed(monkeypatch):
 
 
 def test_numba_decorates_a_loop_heavy_function_when_installed(monkeypatch):
-    monkeypatch.setattr(rewrites, "numba_available", lambda: True)
+    monkeypatch.setattr(njit, "numba_available", lambda: True)
     code = only(LOOPY, "inversions", "numba_njit")
     assert code.startswith("import numpy as np\nimport numba\n\n@numba.njit\ndef inversions(x):\n")
 
 
 def test_numba_stays_off_methods_helpers_and_light_loops(monkeypatch):
-    monkeypatch.setattr(rewrites, "numba_available", lambda: True)
+    monkeypatch.setattr(njit, "numba_available", lambda: True)
     helper = LOOPY.replace("count += 1", "count += bump(1)") + "\n    def bump(k):\n        return k\n"
     assert "numba_njit" not in names(helper, "inversions")
     assert skipped(helper, "inversions")["numba_njit"].startswith("inversions calls bump")
@@ -454,7 +453,7 @@ def test_code_that_does_not_parse_or_lacks_the_target_gets_no_rewrite():
 
 
 def test_numba_spells_builtin_dtypes_as_numpy_types(monkeypatch):
-    monkeypatch.setattr(rewrites, "numba_available", lambda: True)
+    monkeypatch.setattr(njit, "numba_available", lambda: True)
     code = only(
         LOOPY.replace("n = len(x)", "x = np.asarray(x, dtype=float)\n        n = len(x)"),
         "inversions",
@@ -464,7 +463,7 @@ def test_numba_spells_builtin_dtypes_as_numpy_types(monkeypatch):
 
 
 def test_numba_waits_for_a_run_long_enough_to_pay_its_compile_time(monkeypatch):
-    monkeypatch.setattr(rewrites, "numba_available", lambda: True)
+    monkeypatch.setattr(njit, "numba_available", lambda: True)
     code = dedent(LOOPY)
     assert [r.name for r in mechanical_candidates(code, "inversions", run_s=2.5)] == ["numba_njit"]
     assert mechanical_candidates(code, "inversions", run_s=0.12) == []
