@@ -18,10 +18,10 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from afterburner.agent.rewrites.analysis import _Module
-from afterburner.agent.rewrites.cache import _functools_cache
-from afterburner.agent.rewrites.hoist import _hoist_invariants
-from afterburner.agent.rewrites.njit import NUMBA_MIN_RUN_S, _numba_njit, numba_available
+from afterburner.agent.rewrites.analysis import Module
+from afterburner.agent.rewrites.cache import cache_rewrite
+from afterburner.agent.rewrites.hoist import hoist_rewrite
+from afterburner.agent.rewrites.njit import NUMBA_MIN_RUN_S, njit_rewrite, numba_available
 from afterburner.agent.rewrites.rewrite import Rewrite, Skipped
 
 log = logging.getLogger(__name__)
@@ -69,20 +69,20 @@ def plan_rewrites(
     run of its workload (numba's compile time must have a chance to pay). Code that does not parse, or
     lacks the entry point, gets none."""
     try:
-        mod = _Module(code)
+        mod = Module(code)
     except (SyntaxError, ValueError):
         return [], []
     if mod.target(entry_point)[0] is None:
         return [], []
     hot = _hot_lines(profile)
     found: list[Rewrite] = []
-    cache, skipped = _functools_cache(mod, entry_point)
+    cache, skipped = cache_rewrite(mod, entry_point)
     if cache is not None:
         found.append(cache)
-    hoist = _hoist_invariants(mod, entry_point, hot)
+    hoist = hoist_rewrite(mod, entry_point, hot)
     if hoist is not None:
         found.append(hoist)
-    jit, why = _numba_njit(mod, entry_point, hot, run_s)
+    jit, why = njit_rewrite(mod, entry_point, hot, run_s)
     if jit is not None:
         found.append(jit)
     elif why:

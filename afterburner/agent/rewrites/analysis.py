@@ -8,18 +8,18 @@ import ast
 
 from afterburner.agent.rewrites.aliasing import fresh_locals
 from afterburner.agent.rewrites.known import (
-    _IMPURE_MODULES,
-    _IO_BUILTINS,
-    _MUTATES_FIRST_ARG,
-    _NONMUTATING_METHODS,
-    _PURE_ROOTS,
-    _SAFE_BUILTINS,
+    IMPURE_MODULES,
+    IO_BUILTINS,
+    MUTATES_FIRST_ARG,
+    NONMUTATING_METHODS,
+    PURE_ROOTS,
+    SAFE_BUILTINS,
 )
-from afterburner.agent.rewrites.syntax import _bound_names, _params, _root_name, _targets
+from afterburner.agent.rewrites.syntax import assign_targets, bound_names, param_names, root_name
 from afterburner.task import parse_entry_point
 
 
-class _Module:
+class Module:
     """What the rewrites need to know about a module: imports, functions, which names it changes."""
 
     def __init__(self, code: str) -> None:
@@ -44,19 +44,19 @@ class _Module:
         for n in ast.walk(self.tree):
             if isinstance(n, ast.FunctionDef):
                 self.defs.setdefault(n.name, []).append(n)
-        self.top_names = {t.id for n in body for t in _targets(n) if isinstance(t, ast.Name)}
+        self.top_names = {t.id for n in body for t in assign_targets(n) if isinstance(t, ast.Name)}
         self.top_names |= set(self.funcs) | set(self.classes)
         self.global_written = {
             name for n in ast.walk(self.tree) if isinstance(n, ast.Global | ast.Nonlocal) for name in n.names
         }
         self.changed = set(self.global_written)  # module-level names some code of the module changes
         for n in ast.walk(self.tree):
-            for t in _targets(n):
+            for t in assign_targets(n):
                 if isinstance(t, ast.Attribute | ast.Subscript):
-                    self._note_change(_root_name(t))
+                    self._note_change(root_name(t))
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
-                if n.func.attr not in _NONMUTATING_METHODS and not self.qual(n.func):
-                    self._note_change(_root_name(n.func.value))
+                if n.func.attr not in NONMUTATING_METHODS and not self.qual(n.func):
+                    self._note_change(root_name(n.func.value))
         self._purity: dict[int, str] = {}
 
     def _note_change(self, name: str | None) -> None:
@@ -89,16 +89,16 @@ class _Module:
         if isinstance(fn, ast.AsyncFunctionDef):
             return "it is a coroutine"
         fresh = fresh_locals(self, fn)
-        params = _params(fn)
-        local = _bound_names(fn) | params
+        params = param_names(fn)
+        local = bound_names(fn) | params
         for n in ast.walk(fn):
             if isinstance(n, ast.Global | ast.Nonlocal):
                 return f"it declares {type(n).__name__.lower()} {', '.join(n.names)}"
             if isinstance(n, ast.Yield | ast.YieldFrom | ast.Await):
                 return "it is a generator" if not isinstance(n, ast.Await) else "it awaits"
-            for t in _targets(n):
+            for t in assign_targets(n):
                 if isinstance(t, ast.Attribute | ast.Subscript):
-                    root = _root_name(t)
+                    root = root_name(t)
                     if root not in fresh:
                         return f"it changes {root or 'an object'} (`{ast.unparse(t)}`)"
             if isinstance(n, ast.Call):
@@ -120,15 +120,15 @@ class _Module:
         q = self.qual(f, local)
         text = ast.unparse(f)
         for kw in call.keywords:
-            if kw.arg == "out" and _root_name(kw.value) not in fresh:
+            if kw.arg == "out" and root_name(kw.value) not in fresh:
                 return f"it writes into `{ast.unparse(kw.value)}` (out=)"
         if q:
             root = q.split(".")[0]
-            if root in _IMPURE_MODULES or any(q == m or q.startswith(m + ".") for m in _IMPURE_MODULES):
+            if root in IMPURE_MODULES or any(q == m or q.startswith(m + ".") for m in IMPURE_MODULES):
                 return f"it calls {text} (I/O, the clock or randomness)"
-            if root not in _PURE_ROOTS:
+            if root not in PURE_ROOTS:
                 return f"it calls {text}, which the analysis does not know"
-            if q in _MUTATES_FIRST_ARG and call.args and _root_name(call.args[0]) not in fresh:
+            if q in MUTATES_FIRST_ARG and call.args and root_name(call.args[0]) not in fresh:
                 return f"it changes {ast.unparse(call.args[0])} with {text}"
             return ""
         if isinstance(f, ast.Name):
@@ -140,13 +140,13 @@ class _Module:
                 return f"it calls {f.id}, and {why}" if why else ""
             if f.id in self.classes:
                 return f"it creates a {f.id}"
-            if f.id in _IO_BUILTINS:
+            if f.id in IO_BUILTINS:
                 return f"it calls {f.id}"
-            return "" if f.id in _SAFE_BUILTINS else f"it calls {f.id}, which the analysis does not know"
+            return "" if f.id in SAFE_BUILTINS else f"it calls {f.id}, which the analysis does not know"
         if isinstance(f, ast.Attribute):
-            if f.attr in _NONMUTATING_METHODS:
+            if f.attr in NONMUTATING_METHODS:
                 return ""
-            root = _root_name(f.value)
+            root = root_name(f.value)
             if root in fresh:
                 return ""
             return f"it calls `{text}`, which may change {root or 'its object'}"

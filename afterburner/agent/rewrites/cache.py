@@ -13,18 +13,18 @@ from __future__ import annotations
 import ast
 
 from afterburner.agent.rewrites.aliasing import fresh_locals
-from afterburner.agent.rewrites.analysis import _Module
-from afterburner.agent.rewrites.known import _NONMUTATING_METHODS
+from afterburner.agent.rewrites.analysis import Module
+from afterburner.agent.rewrites.known import NONMUTATING_METHODS
 from afterburner.agent.rewrites.rewrite import Rewrite, Skipped
-from afterburner.agent.rewrites.source import _Source, _with_import
+from afterburner.agent.rewrites.source import Source, with_import
 from afterburner.agent.rewrites.syntax import (
-    _COMPREHENSIONS,
-    _LOOPS,
-    _bound_names,
-    _params,
-    _root_name,
-    _targets,
-    _walk,
+    COMPREHENSIONS,
+    LOOPS,
+    assign_targets,
+    bound_names,
+    param_names,
+    root_name,
+    walk_scope,
 )
 
 _CACHES = {"cache", "lru_cache", "cached_property"}
@@ -35,23 +35,25 @@ def _self_calls(fn: ast.FunctionDef) -> tuple[int, bool]:
     """(how many calls of `fn` by name its body makes, whether one sits in a loop or comprehension)."""
     calls = [
         n
-        for n in _walk(fn)
+        for n in walk_scope(fn)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == fn.name
     ]
-    looped = {id(c) for lp in _walk(fn) if isinstance(lp, (*_LOOPS, *_COMPREHENSIONS)) for c in ast.walk(lp)}
+    looped = {
+        id(c) for lp in walk_scope(fn) if isinstance(lp, (*LOOPS, *COMPREHENSIONS)) for c in ast.walk(lp)
+    }
     return len(calls), any(id(c) in looped for c in calls)
 
 
-def _mutable_result(mod: _Module, fn: ast.FunctionDef) -> str:
+def _mutable_result(mod: Module, fn: ast.FunctionDef) -> str:
     """The returned expression when it is visibly a list, dict, set or array ("" otherwise)."""
-    local = _bound_names(fn) | _params(fn)
+    local = bound_names(fn) | param_names(fn)
     values: dict[str, list[ast.AST]] = {}
-    for n in _walk(fn):
+    for n in walk_scope(fn):
         if isinstance(n, ast.Assign):
             for t in n.targets:
                 if isinstance(t, ast.Name):
                     values.setdefault(t.id, []).append(n.value)
-    for n in _walk(fn):
+    for n in walk_scope(fn):
         if not (isinstance(n, ast.Return) and n.value is not None):
             continue
         exprs = [n.value, *(values.get(n.value.id, []) if isinstance(n.value, ast.Name) else [])]
@@ -70,11 +72,11 @@ def _mutable_result(mod: _Module, fn: ast.FunctionDef) -> str:
 
 
 def _free_names(fn: ast.FunctionDef) -> set[str]:
-    local = _bound_names(fn) | _params(fn)
+    local = bound_names(fn) | param_names(fn)
     return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - local
 
 
-def _cache_blocker(mod: _Module, fn: ast.FunctionDef, cls: ast.ClassDef | None, outer: ast.AST | None) -> str:
+def _cache_blocker(mod: Module, fn: ast.FunctionDef, cls: ast.ClassDef | None, outer: ast.AST | None) -> str:
     """Why `@functools.cache` must not go on `fn` ("" when it may)."""
     if cls is not None and outer is None:
         return f"{fn.name} is a method (its answer may depend on the instance)"
@@ -82,7 +84,7 @@ def _cache_blocker(mod: _Module, fn: ast.FunctionDef, cls: ast.ClassDef | None, 
         names = {ast.unparse(d).split("(")[0].split(".")[-1] for d in fn.decorator_list}
         return f"{fn.name} is already cached" if names & _CACHES else f"{fn.name} has a decorator"
     a = fn.args
-    if _params(fn) & _MEMO_PARAMS or any(
+    if param_names(fn) & _MEMO_PARAMS or any(
         isinstance(d, ast.List | ast.Dict | ast.Set) for d in (*a.defaults, *a.kw_defaults) if d is not None
     ):
         return f"{fn.name} is memoized by hand"
@@ -97,27 +99,23 @@ def _cache_blocker(mod: _Module, fn: ast.FunctionDef, cls: ast.ClassDef | None, 
     if changed:
         return f"{fn.name} reads {', '.join(changed)}, which the module changes"
     if outer is not None:  # a nested function: what it reads of the enclosing one must not change
-        outer_local = _bound_names(outer) | _params(outer)
+        outer_local = bound_names(outer) | param_names(outer)
         closure = free & outer_local
         fresh = fresh_locals(mod, outer)
-        for n in _walk(outer):
-            for t in _targets(n):
-                name = t.id if isinstance(t, ast.Name) else _root_name(t)
+        for n in walk_scope(outer):
+            for t in assign_targets(n):
+                name = t.id if isinstance(t, ast.Name) else root_name(t)
                 if name in closure and (not isinstance(t, ast.Name) or n.lineno > fn.lineno):
                     return f"{fn.name} reads {name}, which {outer.name} changes"
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
-                name = _root_name(n.func.value)
-                if (
-                    name in closure
-                    and n.func.attr not in _NONMUTATING_METHODS
-                    and name not in fresh - closure
-                ):
+                name = root_name(n.func.value)
+                if name in closure and n.func.attr not in NONMUTATING_METHODS and name not in fresh - closure:
                     return f"{fn.name} reads {name}, which {outer.name} changes (`{ast.unparse(n.func)}`)"
     return ""
 
 
-def _functools_cache(mod: _Module, entry_point: str) -> tuple[Rewrite | None, list[Skipped]]:
-    src = _Source(mod.code)
+def cache_rewrite(mod: Module, entry_point: str) -> tuple[Rewrite | None, list[Skipped]]:
+    src = Source(mod.code)
     cached, skipped = [], []
     outer_of: dict[int, ast.FunctionDef] = {}
     for f, _ in mod.reachable(entry_point):
@@ -141,7 +139,7 @@ def _functools_cache(mod: _Module, entry_point: str) -> tuple[Rewrite | None, li
         cached.append((fn.name, n_calls, looped))
     if not cached:
         return None, skipped
-    _with_import(src, mod.tree, "functools")
+    with_import(src, mod.tree, "functools")
     parts = [f"`{name}` calls itself {'in a loop' if looped else f'{n} times'}" for name, n, looped in cached]
     why = (
         f"@functools.cache on {', '.join(n for n, _, _ in cached)}: {'; '.join(parts)}, so the same "

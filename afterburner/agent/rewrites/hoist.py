@@ -17,11 +17,11 @@ import ast
 import re
 from collections.abc import Iterator
 
-from afterburner.agent.rewrites.analysis import _Module
-from afterburner.agent.rewrites.invariants import _Hoister
+from afterburner.agent.rewrites.analysis import Module
+from afterburner.agent.rewrites.invariants import Hoister
 from afterburner.agent.rewrites.rewrite import Rewrite
-from afterburner.agent.rewrites.source import _Source
-from afterburner.agent.rewrites.syntax import _COMPREHENSIONS, _SCOPES, _loops, _targets, _walk
+from afterburner.agent.rewrites.source import Source
+from afterburner.agent.rewrites.syntax import COMPREHENSIONS, SCOPES, assign_targets, own_loops, walk_scope
 
 HOT_SHARE = 0.05  # a loop whose lines hold less of the profiled time is not worth a rewrite
 MAX_HOISTS = 20
@@ -42,7 +42,7 @@ def _unconditional(loop: ast.For | ast.While) -> Iterator[ast.AST]:
         elif isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Expr):
             if getattr(stmt, "value", None) is not None:
                 yield from _expr_parts(stmt.value)
-            for t in _targets(stmt):
+            for t in assign_targets(stmt):
                 if isinstance(t, ast.Subscript):
                     yield from _expr_parts(t.slice)
         if _transfers(stmt):
@@ -50,7 +50,7 @@ def _unconditional(loop: ast.For | ast.While) -> Iterator[ast.AST]:
 
 
 def _transfers(stmt: ast.stmt) -> bool:
-    for n in _walk(stmt):
+    for n in walk_scope(stmt):
         if isinstance(n, ast.Break | ast.Continue | ast.Return | ast.Raise):
             return True
     return isinstance(stmt, ast.Try | ast.With | ast.Match)
@@ -69,7 +69,7 @@ def _expr_parts(e: ast.AST) -> Iterator[ast.AST]:
             stack.extend([n.left, n.comparators[0]])
         elif isinstance(n, ast.IfExp):
             stack.append(n.test)
-        elif isinstance(n, _COMPREHENSIONS):
+        elif isinstance(n, COMPREHENSIONS):
             stack.append(n.generators[0].iter)
         elif isinstance(n, ast.Lambda):
             continue
@@ -90,11 +90,11 @@ def _hoist_once(
     code: str, entry_point: str, hot: dict[int, float] | None, origin: list[int]
 ) -> tuple[str, list[str]] | None:
     """Hoist the invariant calls of one loop; the new code and what moved, or None when nothing can."""
-    mod = _Module(code)
+    mod = Module(code)
     names = {n.id for n in ast.walk(mod.tree) if isinstance(n, ast.Name)} | mod.top_names | set(mod.aliases)
     for fn, _ in mod.reachable(entry_point):
-        h = _Hoister(mod, fn)
-        for loop in _loops(fn):
+        h = Hoister(mod, fn)
+        for loop in own_loops(fn):
             if hot is not None:
                 lines = {origin[i - 1] for i in range(loop.lineno, loop.end_lineno + 1) if i <= len(origin)}
                 if sum(hot.get(ln, 0.0) for ln in lines) < HOT_SHARE:
@@ -115,10 +115,10 @@ def _hoist_once(
                 found.setdefault(key, []).append(e)
             if not found:
                 continue
-            indent = _Source(code).indent(loop)
+            indent = Source(code).indent(loop)
             if indent is None:
                 continue
-            src = _Source(code)
+            src = Source(code)
             moved = []
             for group in list(found.values())[:1]:  # one per pass: the next pass sees the new code
                 e = group[0]
@@ -169,11 +169,11 @@ def _occurrences(loop: ast.AST, e: ast.AST) -> list[ast.AST]:
         if isinstance(n, ast.expr) and ast.dump(n) == key:
             out.append(n)
             continue
-        stack.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, _SCOPES))
+        stack.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, SCOPES))
     return out
 
 
-def _hoist_invariants(mod: _Module, entry_point: str, hot: dict[int, float] | None) -> Rewrite | None:
+def hoist_rewrite(mod: Module, entry_point: str, hot: dict[int, float] | None) -> Rewrite | None:
     code = mod.code
     origin = list(range(1, len(code.split("\n")) + 2))
     moved: list[str] = []

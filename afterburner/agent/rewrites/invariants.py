@@ -5,19 +5,19 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from afterburner.agent.rewrites.aliasing import _escaped, _pairs, _values, fresh_locals
-from afterburner.agent.rewrites.analysis import _Module
-from afterburner.agent.rewrites.known import _MUTATES_FIRST_ARG, _NONMUTATING_METHODS, _SAFE_BUILTINS
+from afterburner.agent.rewrites.aliasing import assigned_pairs, escaped, fresh_locals, possible_values
+from afterburner.agent.rewrites.analysis import Module
+from afterburner.agent.rewrites.known import MUTATES_FIRST_ARG, NONMUTATING_METHODS, SAFE_BUILTINS
 from afterburner.agent.rewrites.syntax import (
-    _COMPREHENSIONS,
-    _bound_names,
-    _params,
-    _root_name,
-    _targets,
-    _walk,
+    COMPREHENSIONS,
+    assign_targets,
+    bound_names,
+    param_names,
+    root_name,
+    walk_scope,
 )
 
-# of the safe builtins (`known._SAFE_BUILTINS`), the ones whose result depends on their arguments alone and
+# of the safe builtins (`known.SAFE_BUILTINS`), the ones whose result depends on their arguments alone and
 # that take time to compute (over a whole sequence); hoisting ``len(xs)`` or ``abs(x)`` saves a few tens of
 # nanoseconds a pass: noise
 _HOIST_BUILTINS = {"min", "max", "sum", "sorted", "tuple", "frozenset", "list", "dict", "set", "any", "all"}
@@ -54,27 +54,31 @@ class _LoopFacts:
     why: str = ""
 
 
-class _Hoister:
-    def __init__(self, mod: _Module, fn: ast.FunctionDef) -> None:
+class Hoister:
+    def __init__(self, mod: Module, fn: ast.FunctionDef) -> None:
         self.mod, self.fn = mod, fn
-        self.local = _bound_names(fn) | _params(fn)
+        self.local = bound_names(fn) | param_names(fn)
         # objects the function made and kept to itself (stored nowhere else, returns aside)
-        self.fresh = fresh_locals(mod, fn) - _escaped(mod, fn, self.local, returns=False)
+        self.fresh = fresh_locals(mod, fn) - escaped(mod, fn, self.local, returns=False)
         self.changed_globals = mod.changed | mod.global_written
         self.sources: dict[str, set[str]] = {}  # name -> the names whose objects it may have been given
-        for n in _walk(fn):
+        for n in walk_scope(fn):
             if isinstance(n, ast.Assign | ast.AnnAssign):
-                for t, value in _pairs(n):
+                for t, value in assigned_pairs(n):
                     if isinstance(t, ast.Name):
-                        roots = {_root_name(x) or "?" for x in _values(value)} if value is not None else {"?"}
+                        roots = (
+                            {root_name(x) or "?" for x in possible_values(value)}
+                            if value is not None
+                            else {"?"}
+                        )
                         self.sources.setdefault(t.id, set()).update(roots)
             elif isinstance(n, ast.For | ast.comprehension | ast.withitem | ast.NamedExpr):
                 src = (
                     getattr(n, "iter", None) or getattr(n, "context_expr", None) or getattr(n, "value", None)
                 )
-                for t in _targets(n):
+                for t in assign_targets(n):
                     if isinstance(t, ast.Name):
-                        self.sources.setdefault(t.id, set()).add(_root_name(src) or "?")
+                        self.sources.setdefault(t.id, set()).add(root_name(src) or "?")
 
     def aliases(self, name: str) -> set[str]:
         """`name` and every name whose object it may hold (through assignments and loops, transitively)."""
@@ -91,12 +95,12 @@ class _Hoister:
         changed: set[str] = set()  # objects the loop surely changes (a store, a mutating call)
         maybe: set[str] = set()  # `a += b` changes a list or an array in place (a number: no)
         why = ""
-        for n in _walk(loop, into_scopes=True):
-            for t in _targets(n):
+        for n in walk_scope(loop, into_scopes=True):
+            for t in assign_targets(n):
                 if isinstance(t, ast.Name):
                     stored.add(t.id)
                 else:
-                    r = _root_name(t)
+                    r = root_name(t)
                     changed.add(r or "?")
             if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
                 maybe |= self.aliases(n.target.id)
@@ -105,29 +109,29 @@ class _Hoister:
             if isinstance(n, ast.Call) and not why:
                 f = n.func
                 if isinstance(f, ast.Attribute) and not self.mod.qual(f, self.local):
-                    if f.attr not in _NONMUTATING_METHODS:
-                        changed.add(_root_name(f.value) or "?")
+                    if f.attr not in NONMUTATING_METHODS:
+                        changed.add(root_name(f.value) or "?")
                     continue
-                effect = self.mod._call_effect(n, self.fresh, self.local, frozenset(), _params(self.fn))
+                effect = self.mod._call_effect(n, self.fresh, self.local, frozenset(), param_names(self.fn))
                 if effect:
                     why = effect
                 q = self.mod.qual(f, self.local)
-                if q in _MUTATES_FIRST_ARG and n.args:
-                    changed.add(_root_name(n.args[0]) or "?")
+                if q in MUTATES_FIRST_ARG and n.args:
+                    changed.add(root_name(n.args[0]) or "?")
                 for kw in n.keywords:
                     if kw.arg == "out":
-                        changed.add(_root_name(kw.value) or "?")
+                        changed.add(root_name(kw.value) or "?")
         unsafe = {a for name in changed for a in self.aliases(name)} - self.fresh
         if not why and unsafe:
             why = f"the loop changes {', '.join(sorted(unsafe))}, which may share data with other names"
-        changed |= maybe | _escaped(self.mod, loop, self.local)
+        changed |= maybe | escaped(self.mod, loop, self.local)
         return _LoopFacts(stored, changed, self.fresh, self.local, not why, why)
 
     def invariant(self, e: ast.AST, facts: _LoopFacts) -> bool:
         """`e` computes the same value on every pass of the loop and has no effect."""
         for n in ast.walk(e):
             if isinstance(
-                n, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom, *_COMPREHENSIONS)
+                n, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom, *COMPREHENSIONS)
             ):
                 return False
             if isinstance(n, ast.Name):
@@ -151,7 +155,7 @@ class _Hoister:
             if f.id in self.mod.funcs:
                 return not self.mod.impurity(self.mod.funcs[f.id])
             return f.id in _HOIST_BUILTINS and _is_builtin(f.id)
-        return isinstance(f, ast.Attribute) and f.attr in _NONMUTATING_METHODS
+        return isinstance(f, ast.Attribute) and f.attr in NONMUTATING_METHODS
 
     def immutable_result(self, call: ast.Call) -> bool:
         q = self.mod.qual(call.func, self.local)
@@ -168,7 +172,7 @@ class _Hoister:
             return isinstance(p.ctx, ast.Load)
         if isinstance(p, ast.Attribute) and p.value is e:
             pp = parents.get(id(p))
-            return not (isinstance(pp, ast.Call) and pp.func is p and p.attr not in _NONMUTATING_METHODS)
+            return not (isinstance(pp, ast.Call) and pp.func is p and p.attr not in NONMUTATING_METHODS)
         if isinstance(p, ast.keyword):
             p = parents.get(id(p))
         if isinstance(p, ast.List | ast.Tuple) and isinstance(p.ctx, ast.Load):
@@ -176,15 +180,15 @@ class _Hoister:
             if not isinstance(p, ast.Call):
                 return False
         if isinstance(p, ast.Call) and p.func is not e:
-            return self.hoistable_call(p) or (isinstance(p.func, ast.Name) and p.func.id in _SAFE_BUILTINS)
+            return self.hoistable_call(p) or (isinstance(p.func, ast.Name) and p.func.id in SAFE_BUILTINS)
         if isinstance(p, ast.For | ast.comprehension) and p.iter is e:
             return True
         if isinstance(p, ast.Assign) and len(p.targets) == 1 and isinstance(p.targets[0], ast.Name):
             t = p.targets[0].id  # `w = E`: fine while w is only read in the loop
             binds = sum(
                 1
-                for n in _walk(loop, into_scopes=True)
-                for x in _targets(n)
+                for n in walk_scope(loop, into_scopes=True)
+                for x in assign_targets(n)
                 if isinstance(x, ast.Name) and x.id == t
             )
             return binds == 1 and t not in facts.changed

@@ -12,10 +12,10 @@ from __future__ import annotations
 import ast
 import importlib.util
 
-from afterburner.agent.rewrites.analysis import _Module
+from afterburner.agent.rewrites.analysis import Module
 from afterburner.agent.rewrites.rewrite import Rewrite
-from afterburner.agent.rewrites.source import _Source, _with_import
-from afterburner.agent.rewrites.syntax import _LOOPS, _SCOPES, _bound_names, _loops, _params
+from afterburner.agent.rewrites.source import Source, with_import
+from afterburner.agent.rewrites.syntax import LOOPS, SCOPES, bound_names, own_loops, param_names
 from afterburner.task import parse_entry_point
 
 NUMBA_SHARE = 0.5  # numba: at least this share of the time inside the target's loops
@@ -31,23 +31,23 @@ def numba_available() -> bool:
 
 def _loop_heavy(fn: ast.FunctionDef, hot: dict[int, float] | None) -> bool:
     """Most of the measured time inside the function's loops; without a profile, a loop in a loop."""
-    loops = _loops(fn)
+    loops = own_loops(fn)
     if hot is not None:
         share = sum(s for ln, s in hot.items() if any(lp.lineno <= ln <= lp.end_lineno for lp in loops))
         return share >= NUMBA_SHARE
-    return any(isinstance(n, _LOOPS) for lp in loops for n in ast.walk(lp) if n is not lp)
+    return any(isinstance(n, LOOPS) for lp in loops for n in ast.walk(lp) if n is not lp)
 
 
-def _numba_blocker(mod: _Module, fn: ast.FunctionDef) -> str:
+def _numba_blocker(mod: Module, fn: ast.FunctionDef) -> str:
     """Why `@numba.njit` cannot compile `fn` ("" when it may)."""
     if fn.decorator_list:
         return f"{fn.name} has a decorator"
-    local = _bound_names(fn) | _params(fn)
+    local = bound_names(fn) | param_names(fn)
     for n in ast.walk(fn):
         if n is not fn and isinstance(
             n,
             (
-                *_SCOPES,
+                *SCOPES,
                 ast.Try,
                 ast.With,
                 ast.Global,
@@ -81,11 +81,11 @@ def _numba_blocker(mod: _Module, fn: ast.FunctionDef) -> str:
     return ""
 
 
-def _numpy_dtypes(mod: _Module, fn: ast.FunctionDef, src: _Source) -> None:
+def _numpy_dtypes(mod: Module, fn: ast.FunctionDef, src: Source) -> None:
     """``np.asarray(x, dtype=float)`` -> ``dtype=np.float64`` in `fn`: numpy reads the two alike, numba
     types only the second."""
     np_name = next((k for k, v in mod.aliases.items() if v == "numpy" and k in mod.modules), None)
-    local = _bound_names(fn) | _params(fn)
+    local = bound_names(fn) | param_names(fn)
     if np_name is None or np_name in local:
         return
     for n in ast.walk(fn):
@@ -96,8 +96,8 @@ def _numpy_dtypes(mod: _Module, fn: ast.FunctionDef, src: _Source) -> None:
                     src.replace(v, f"{np_name}.{_DTYPES[v.id]}")
 
 
-def _numba_njit(
-    mod: _Module, entry_point: str, hot: dict[int, float] | None, run_s: float | None = None
+def njit_rewrite(
+    mod: Module, entry_point: str, hot: dict[int, float] | None, run_s: float | None = None
 ) -> tuple[Rewrite | None, str]:
     name, _, method = parse_entry_point(entry_point)
     if method:
@@ -118,11 +118,11 @@ def _numba_njit(
             f"the original runs in {run_s:.2f} s: numba's compile time (about a second, measured with it) "
             "would not pay"
         )
-    src = _Source(mod.code)
+    src = Source(mod.code)
     src.insert_line(fn.lineno, f"{src.indent(fn) or ''}@numba.njit")
-    _with_import(src, mod.tree, "numba")
+    with_import(src, mod.tree, "numba")
     _numpy_dtypes(mod, fn, src)
-    loops = _loops(fn)
+    loops = own_loops(fn)
     span = f"lines {loops[0].lineno}-{max(lp.end_lineno for lp in loops)}"
     why = (
         f"@numba.njit on {name}: its time goes to Python loops ({span}), which numba compiles to machine code"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 
 
-class _Source:
+class Source:
     """Edits of the source at syntax-tree positions (columns in UTF-8 bytes, as `ast` gives them)."""
 
     def __init__(self, code: str) -> None:
@@ -54,7 +54,7 @@ def _import_line(tree: ast.Module) -> int:
     return 1
 
 
-def _with_import(src: _Source, tree: ast.Module, module: str) -> None:
+def with_import(src: Source, tree: ast.Module, module: str) -> None:
     have = any(
         isinstance(n, ast.Import) and any(a.name == module and not a.asname for a in n.names)
         for n in tree.body

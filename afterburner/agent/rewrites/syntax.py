@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-_LOOPS = (ast.For, ast.While)
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+LOOPS = (ast.For, ast.While)
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def _root(node: ast.AST) -> ast.AST:
@@ -17,12 +17,12 @@ def _root(node: ast.AST) -> ast.AST:
     return node
 
 
-def _root_name(node: ast.AST) -> str | None:
+def root_name(node: ast.AST) -> str | None:
     r = _root(node)
     return r.id if isinstance(r, ast.Name) else None
 
 
-def _targets(node: ast.AST) -> Iterator[ast.AST]:
+def assign_targets(node: ast.AST) -> Iterator[ast.AST]:
     """The assignment targets of a statement, unpacked (``a, b[i] = ...`` -> a, b[i])."""
     stack: list[ast.AST]
     if isinstance(node, ast.Assign):
@@ -47,29 +47,29 @@ def _targets(node: ast.AST) -> Iterator[ast.AST]:
             yield t
 
 
-def _walk(node: ast.AST, into_scopes: bool = False) -> Iterator[ast.AST]:
+def walk_scope(node: ast.AST, into_scopes: bool = False) -> Iterator[ast.AST]:
     """`ast.walk` that does not enter nested functions, classes and lambdas (unless `into_scopes`)."""
     stack = [node]
     while stack:
         n = stack.pop()
         yield n
-        stack.extend(c for c in ast.iter_child_nodes(n) if into_scopes or not isinstance(c, _SCOPES))
+        stack.extend(c for c in ast.iter_child_nodes(n) if into_scopes or not isinstance(c, SCOPES))
 
 
-def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
+def param_names(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
     a = fn.args
     names = [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
     names += [x.arg for x in (a.vararg, a.kwarg) if x is not None]
     return set(names)
 
 
-def _bound_names(fn: ast.AST) -> set[str]:
+def bound_names(fn: ast.AST) -> set[str]:
     """Names a function binds in its own body (assignments, loops, imports, defs; not nested scopes')."""
     out: set[str] = set()
-    for n in _walk(fn):
+    for n in walk_scope(fn):
         if n is not fn and isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             out.add(n.name)
-        for t in _targets(n):
+        for t in assign_targets(n):
             if isinstance(t, ast.Name):
                 out.add(t.id)
         if isinstance(n, ast.Import | ast.ImportFrom):
@@ -79,15 +79,15 @@ def _bound_names(fn: ast.AST) -> set[str]:
     return out
 
 
-def _loops(fn: ast.FunctionDef) -> list[ast.For | ast.While]:
+def own_loops(fn: ast.FunctionDef) -> list[ast.For | ast.While]:
     """The function's loops, outer ones first (its own: not those of nested functions)."""
     out: list[ast.For | ast.While] = []
 
     def visit(node: ast.AST) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, _SCOPES):
+            if isinstance(child, SCOPES):
                 continue
-            if isinstance(child, _LOOPS):
+            if isinstance(child, LOOPS):
                 out.append(child)
             visit(child)
 
