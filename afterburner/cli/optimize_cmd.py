@@ -14,7 +14,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from afterburner.cli.measure_cmd import add_limit_args, add_sandbox_arg, open_sandbox
 from afterburner.cli.options import add_renamed
 from afterburner.errors import ConfigError, TaskError
+from afterburner.project import atomic_write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -253,51 +253,26 @@ def remove_stale_tmp(path: Path) -> list[Path]:
     return removed
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_in_place(path: Path, new_code: str) -> Path:
     """Back the file up (``FILE.orig``, or timestamped if that exists), then replace it atomically."""
     backup = path.with_name(path.name + ".orig")
     if backup.exists():
         backup = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.orig")
-    _atomic_write(backup, path.read_text(encoding="utf-8"))
-    _atomic_write(path, new_code)
+    atomic_write(backup, path.read_text(encoding="utf-8"))
+    atomic_write(path, new_code)
     return backup
 
 
-def run(args: argparse.Namespace) -> int:
+def optimizer_from_args(args: argparse.Namespace, sandbox: Any) -> Any:
+    """The `Optimizer` the options ask for (the classic path and the project path alike)."""
     from afterburner.agent.optimizer import Optimizer
-    from afterburner.report import summary_table, write_report
 
-    if getattr(args, "trace", None) or (args.target and not args.tests and not args.task):
-        from afterburner.cli.zeroconfig import run_project, run_traced  # inside a project: no --tests
-
-        return run_traced(args) if args.trace else run_project(args)
-    task = _load_task(args)
-    _check_outputs(args, task)
-    source = Path(task.source_path) if task is not None and task.source_path else None
-    for target in (source, Path(args.out) if args.out else None):
-        if target is not None and target.parent.is_dir():
-            remove_stale_tmp(target)  # left by an interrupted --in-place or --out write
     model = args.model
     if args.replies:
         if args.backend != "scripted":
             raise ConfigError("--replies is for --backend scripted")
         model = args.replies
-    opt = Optimizer(
+    return Optimizer(
         backend=args.backend,
         model=model,
         strategy=args.strategy,
@@ -312,12 +287,28 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         seed=args.seed,
         repeats=args.repeats,
-        sandbox=open_sandbox(args),
+        sandbox=sandbox,
         timeout=args.timeout,
         memory_limit=args.memory_limit,
-        rewrites=args.rewrites,
+        rewrites=getattr(args, "rewrites", None),
         out_dir=args.runs_dir,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from afterburner.report import summary_table, write_report
+
+    if getattr(args, "trace", None) or (args.target and not args.tests and not args.task):
+        from afterburner.cli.zeroconfig import run_project, run_traced  # inside a project: no --tests
+
+        return run_traced(args) if args.trace else run_project(args)
+    task = _load_task(args)
+    _check_outputs(args, task)
+    source = Path(task.source_path) if task is not None and task.source_path else None
+    for target in (source, Path(args.out) if args.out else None):
+        if target is not None and target.parent.is_dir():
+            remove_stale_tmp(target)  # left by an interrupted --in-place or --out write
+    opt = optimizer_from_args(args, open_sandbox(args))
     from afterburner.progress import ProgressDisplay
 
     with ProgressDisplay() as display:
@@ -331,10 +322,10 @@ def run(args: argparse.Namespace) -> int:
             backup = write_in_place(Path(task.source_path), result.best_code)
             written = {"path": task.source_path, "backup": str(backup)}
         elif args.out:
-            _atomic_write(Path(args.out), result.best_code)
+            atomic_write(Path(args.out), result.best_code)
             written = {"path": args.out}
     elif args.out:  # unchanged: still give the user the file they asked for
-        _atomic_write(Path(args.out), result.best_code)
+        atomic_write(Path(args.out), result.best_code)
         written = {"path": args.out}
     report_path = write_report(result, args.report) if args.report else None
     if getattr(args, "diff", False) or getattr(args, "git_branch", None):

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from afterburner.cli.optimize_cmd import optimizer_from_args
 from afterburner.errors import ConfigError, TaskError
 
 __all__ = ["add_project_args", "report_change", "run_project", "run_traced"]
@@ -63,37 +64,6 @@ def make_sandbox(args: argparse.Namespace, readonly: tuple[str, ...]) -> Any:
         limits["memory_bytes"] = args.memory_limit << 20
     return Sandbox(
         SandboxConfig(isolation=getattr(args, "isolation", "auto"), readonly_paths=readonly, **limits)
-    )
-
-
-def optimizer_from_args(args: argparse.Namespace, sandbox: Any) -> Any:
-    from afterburner.agent.optimizer import Optimizer
-
-    model = args.model
-    if args.replies:
-        if args.backend != "scripted":
-            raise ConfigError("--replies is for --backend scripted")
-        model = args.replies
-    return Optimizer(
-        backend=args.backend,
-        model=model,
-        strategy=args.strategy,
-        rounds=args.rounds,
-        candidates=args.candidates,
-        patience=args.patience,
-        goal=args.goal,
-        target_speedup=args.target_speedup,
-        time_budget=args.time_budget,
-        token_budget=args.token_budget,
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        seed=args.seed,
-        repeats=args.repeats,
-        sandbox=sandbox,
-        timeout=args.timeout,
-        memory_limit=args.memory_limit,
-        rewrites=getattr(args, "rewrites", None),
-        out_dir=args.runs_dir,
     )
 
 

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from afterburner.cli import main
-from afterburner.cli.optimize_cmd import _atomic_write
+from afterburner.project import atomic_write
 
 
 def test_the_next_start_removes_what_an_interrupted_write_left(tmp_path, capsys):
@@ -37,6 +37,6 @@ def test_the_next_start_removes_what_an_interrupted_write_left(tmp_path, capsys)
 
 def test_an_atomic_write_leaves_no_temp_file(tmp_path):
     target = tmp_path / "x.py"
-    _atomic_write(target, "new\n")
+    atomic_write(target, "new\n")
     assert target.read_text() == "new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["x.py"]
