@@ -122,7 +122,8 @@ def round_series(trajectory_path: str | Path, baseline_cpu: float | None = None)
     ``candidates``: [(round, s)] of the correct ones; ``points``: [(round, index, s, outcome)] of the
     same; ``failed``: [(round, index, outcome)] of the others (no time: format error, the code again,
     wrong, crash, timeout); ``best``: [(round, s)], the best so far after each round (0: the original);
-    ``k``: the most candidates in a round.
+    ``k``: the most candidates in a round. A compared candidate's time is the round's reference (the
+    best so far) divided by its interleaved speedup, so every point is on one scale.
     """
     from afterburner.agent.outcomes import classify_step
 
@@ -135,9 +136,16 @@ def round_series(trajectory_path: str | Path, baseline_cpu: float | None = None)
     for step in traj.steps:
         by_round.setdefault(step["round"], []).append(step)
     for rnd in sorted(by_round):
+        reference = current  # what this round's candidates were compared against (the best so far)
         for step in by_round[rnd]:
-            b = (step.get("comparison") or {}).get("b") or step.get("measurement") or {}
+            cmp = step.get("comparison") or {}
+            b = cmp.get("b") or step.get("measurement") or {}
             med = (b.get("cpu_time_s") or {}).get("median")
+            speedup = cmp.get("speedup")
+            if med is not None and reference and isinstance(speedup, int | float) and math.isfinite(speedup):
+                # on the reference's scale: CPU speed drifts between comparisons minutes apart, the ratio
+                # measured interleaved within one does not (so a 1.00x candidate sits on the best line)
+                med = reference / speedup if speedup > 0 else med
             outcome = step.get("outcome") or classify_step(step)
             if med is not None and step.get("status") == "passed":
                 candidates.append((rnd, med))
@@ -153,9 +161,9 @@ def round_series(trajectory_path: str | Path, baseline_cpu: float | None = None)
 
 
 _CORRECT_STYLE = {  # outcome: (label, colour, marker)
-    "faster": ("correct, significantly faster\nthan its round's best", "C2", "o"),
+    "faster": ("correct, significantly faster\nthan the best so far", "C2", "o"),
     "not_significant": ("correct, not significantly\nfaster", "0.55", "o"),
-    "slower": ("correct, slower than\nits round's best", "C3", "o"),
+    "slower": ("correct, slower than\nthe best so far", "C3", "o"),
 }
 _FAILED_ROWS = ("format_error", "unchanged", "wrong", "crash", "timeout")
 

@@ -7,8 +7,10 @@ The categories, in the order a candidate meets them:
 - ``wrong``: ran, but gave a different answer on a test or workload input;
 - ``crash``: raised, did not parse, lacked the entry point, ran out of memory or output, broke its worker;
 - ``timeout``: ran past the wall-clock or CPU limit of one run;
-- ``slower``: correct and new, and its median CPU time was above the best's;
-- ``not_significant``: correct and new, not slower, but the gain was not significant (or not measured);
+- ``slower``: correct and new, and significantly slower than the best (the whole 95% interval of the
+  speedup below 1; without an interval, a median above the best's);
+- ``not_significant``: correct and new, neither significantly faster nor significantly slower (or not
+  measured);
 - ``faster``: correct and significantly faster than the best of its round (`Comparison.improved`),
   or, written from a problem statement with nothing to compare with, accepted.
 
@@ -76,7 +78,9 @@ def classify_step(step: Mapping[str, Any]) -> str:
         return "faster" if step.get("accepted") else "not_significant"
     if cmp.get("improved"):
         return "faster"
-    speedup = cmp.get("speedup")
+    speedup, ci = cmp.get("speedup"), cmp.get("speedup_ci") or ()
+    if len(ci) == 2 and all(isinstance(x, int | float) and math.isfinite(x) for x in ci):
+        return "slower" if ci[1] < 1.0 else "not_significant"  # slower: the whole interval below 1
     if isinstance(speedup, int | float) and math.isfinite(speedup) and speedup < 1.0:
         return "slower"
     return "not_significant"

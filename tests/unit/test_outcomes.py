@@ -23,6 +23,11 @@ def cmp(speedup, improved=False):
         ({"status": "timeout"}, "timeout"),
         ({"status": "passed", "comparison": cmp(0.7)}, "slower"),
         ({"status": "passed", "comparison": cmp(1.03)}, "not_significant"),
+        # a median a hair below the best's, the interval across 1: not "slower" (seen as 1.00x [0.99, 1.02])
+        (
+            {"status": "passed", "comparison": {"speedup": 0.998, "speedup_ci": [0.99, 1.02]}},
+            "not_significant",
+        ),
         ({"status": "passed", "comparison": cmp(1.4, improved=True)}, "faster"),
         ({"status": "passed", "comparison": cmp(float("nan"))}, "not_significant"),
         # written from a statement: measured alone, nothing to compare with
