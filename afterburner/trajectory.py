@@ -29,7 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FORMAT", "FORMATS", "Trajectory", "TrajectoryWriter", "read_trajectory", "step_origin"]
+__all__ = [
+    "FORMAT",
+    "FORMATS",
+    "Trajectory",
+    "TrajectoryWriter",
+    "json_safe",
+    "read_trajectory",
+    "step_origin",
+]
 
 FORMAT = "afterburner.trajectory/2"
 FORMATS = ("afterburner.trajectory/1", FORMAT)  # what `read_trajectory` reads
@@ -40,18 +48,18 @@ def step_origin(step: dict) -> str:
     return str(step.get("origin") or "model")
 
 
-def _clean(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
     """JSON-safe: NaN/inf become None (strict JSON readers choke on them), tuples become lists."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if obj is None or isinstance(obj, str | int | bool):
         return obj
     if hasattr(obj, "to_dict"):
-        return _clean(obj.to_dict())
+        return json_safe(obj.to_dict())
     return repr(obj)
 
 
@@ -65,7 +73,7 @@ class TrajectoryWriter:
 
     def write(self, type_: str, **fields: Any) -> dict:
         record = {"format": FORMAT, "type": type_, "time": time.time(), **fields}
-        line = json.dumps(_clean(record), ensure_ascii=False, allow_nan=False)
+        line = json.dumps(json_safe(record), ensure_ascii=False, allow_nan=False)
         self._f.write(line + "\n")
         self._f.flush()
         os.fsync(self._f.fileno())

@@ -15,14 +15,13 @@ from afterburner.errors import TaskError
 from afterburner.report import fmt_seconds
 
 
-def add_task_args(p: argparse.ArgumentParser) -> None:
-    """The options `measure` and `compare` share: tests, workload, sandbox limits."""
+def add_input_args(p: argparse.ArgumentParser, tests_default: str = "required with FILE.py::NAME") -> None:
+    """What a task is made of: a task file, or tests and a workload for FILE.py::NAME."""
     p.add_argument(
         "--task", help="a task file (YAML/JSON) instead of FILE.py::NAME --tests ... (default: none)"
     )
     p.add_argument(
-        "--tests",
-        help="tests: a .py defining check(candidate), or JSON/YAML cases (required with FILE.py::NAME)",
+        "--tests", help=f"tests: a .py defining check(candidate), or JSON/YAML cases ({tests_default})"
     )
     p.add_argument(
         "--workload",
@@ -35,6 +34,11 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
         nargs="+",
         help="input sizes for the workload's generate(n, seed) (default: the workload file's SIZES = [...])",
     )
+
+
+def add_task_args(p: argparse.ArgumentParser) -> None:
+    """The options `measure` and `compare` share: the task's inputs, repeats, sandbox limits."""
+    add_input_args(p)
     p.add_argument(
         "--repeats", type=int, help="timed runs (default: adaptive, 5 to 30, about 1.5 s of CPU time in all)"
     )

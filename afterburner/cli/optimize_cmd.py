@@ -11,17 +11,17 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import math
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from afterburner.cli.measure_cmd import add_limit_args, add_sandbox_arg, open_sandbox
+from afterburner.cli.measure_cmd import add_input_args, add_limit_args, add_sandbox_arg, open_sandbox
 from afterburner.cli.options import add_renamed
 from afterburner.errors import ConfigError, TaskError
 from afterburner.project import atomic_write
+from afterburner.trajectory import json_safe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,21 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "to stdout.",
     )
     p.add_argument("target", nargs="?", help="path/to/file.py::function (or Class.method, Class().method)")
-    p.add_argument("--task", help="a task file (YAML/JSON) instead of FILE::NAME (default: none)")
-    p.add_argument(
-        "--tests",
-        help="tests: a .py defining check(candidate), or JSON/YAML cases (required with FILE.py::NAME)",
-    )
-    p.add_argument(
-        "--workload",
-        help="timing workload: a .py defining generate(n, seed), or JSON/YAML inputs "
-        "(default: the code is timed on the tests' inputs)",
-    )
-    p.add_argument(
-        "--sizes",
-        type=int,
-        nargs="+",
-        help="input sizes for the workload's generate(n, seed) (default: the workload file's SIZES = [...])",
+    add_input_args(
+        p,
+        tests_default="default inside a project: the project's pytest tests that call the target, their "
+        "calls recorded as the oracle",
     )
     p.add_argument(
         "--description", default="", help="the problem statement, shown to the model (default: none)"
@@ -343,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
             written=written,
             report=str(report_path) if report_path else None,
         )
-        print(json.dumps(_finite(payload)))
+        print(json.dumps(json_safe(payload)))
     else:
         from rich.console import Console
 
@@ -395,13 +384,3 @@ def where_the_code_went(
             f"  {_shown(result.run_dir)}",
         ]
     return lines
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj

@@ -19,6 +19,7 @@ from typing import Any
 
 from afterburner.cli.optimize_cmd import optimizer_from_args
 from afterburner.errors import ConfigError, TaskError
+from afterburner.trajectory import json_safe
 
 __all__ = ["add_project_args", "report_change", "run_project", "run_traced"]
 
@@ -181,7 +182,7 @@ def report_change(
     if args.json:
         payload = result.to_dict()
         payload.update(trajectory=result.trajectory_path, written=written or None, diff=diff, **(extra or {}))
-        print(json.dumps(_finite(payload)))
+        print(json.dumps(json_safe(payload)))
         return 130 if result.status == "interrupted" else 0
     console = Console(stderr=bool(args.diff))
     console.print(summary_table(result))
@@ -203,16 +204,6 @@ def report_change(
         say(f"no branch {args.git_branch} was made: there is no change to commit")
     say(f"run {result.run_id}: trajectory {result.trajectory_path}")
     return 130 if result.status == "interrupted" else 0
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def run_traced(args: argparse.Namespace) -> int:
@@ -256,7 +247,7 @@ def report_trace(args: argparse.Namespace, outcome: Any) -> int:
         )
     diff = unified_diff(changes)
     if args.json:
-        print(json.dumps(_finite({**outcome.to_dict(), "diff": diff, "written": written or None})))
+        print(json.dumps(json_safe({**outcome.to_dict(), "diff": diff, "written": written or None})))
         return 0 if e2e is None or e2e.output_same else 1
     out = sys.stderr if args.diff else sys.stdout
     for line in outcome.lines():
