@@ -38,9 +38,10 @@ What is guaranteed (bwrap and docker; the fallback where said below):
 
 What is NOT protected:
 - the fallback (no usable bubblewrap): as root it gives the worker its own mount, network, ipc and uts
-  namespaces, hides /home, /root, /tmp, /var/tmp, /dev/shm, /mnt, /media and /srv behind read-only
-  tmpfs and binds back the Python prefix (so a pyenv under root's 0700 home works); other world-readable
-  host files (a checkout elsewhere, /etc) stay readable, /proc and the pid namespace are the host's (a
+  namespaces, hides every top-level directory but the system's (/usr, /bin, /lib*, /etc, /dev, /proc,
+  /sys, /run, /var), and /var/tmp and /dev/shm, behind read-only tmpfs, and binds back the Python prefix
+  (so a pyenv under root's 0700 home works), this directory and the task's read-only paths; the system
+  directories' world-readable files (/etc, /var) stay readable, /proc and the pid namespace are the host's (a
   candidate can signal other processes of uid 65534). Not as root: resource limits and the seccomp filter
   only; the candidate reads and writes what the user can, uses the network, and can leave files outside
   the work dir for a later run to find;

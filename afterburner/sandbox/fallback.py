@@ -2,15 +2,16 @@
 
 Run in the worker's process between fork and exec (`namespaces_as_root`, a ``preexec_fn``). As root it
 unshares the mount, IPC, network and UTS namespaces, so the worker has no network (a fresh, empty network
-namespace) and no host IPC objects, and it lays root-owned, read-only tmpfs mounts over the places
-where other people's files and world-writable directories live (``/home``, ``/root``, ``/tmp``,
-``/var/tmp``, ``/dev/shm``, ``/mnt``, ``/media``, ``/srv``), then binds back what the worker needs:
-the Python prefix(es) read-only (they may live under root's 0700 home: pyenv, conda, uv) and its own
-private directory read-write. The sandbox user (uid 65534) can then start Python from a private home,
-read no home directory, and write nowhere but its own directory.
+namespace) and no host IPC objects, and it lays root-owned, read-only tmpfs mounts over every top-level
+directory but the system's (`SYSTEM`: /usr, /bin, /sbin, /lib*, /etc, /dev, /proc, /sys, /run, /var),
+and over ``/var/tmp`` and ``/dev/shm``: home directories, checkouts, /tmp, /opt, /srv, /mnt and the
+like are gone. Then it binds back what the worker needs: the Python prefix(es) read-only (they may live
+under root's 0700 home: pyenv, conda, uv), the sandbox's own directory and the task's read-only paths,
+and its own private directory read-write. The sandbox user (uid 65534) can then start Python from a
+private home, read no home directory and no other checkout, and write nowhere but its own directory.
 
-Not protected here, unlike bwrap: the rest of the host's world-readable files stay readable (a
-checkout outside the hidden places, /etc), the pid namespace is the host's (the seccomp filter still
+Not protected here, unlike bwrap: the system directories stay as the host has them (world-readable
+files in /etc and /var stay readable), the pid namespace is the host's (the seccomp filter still
 forbids new processes; a candidate can signal other processes of uid 65534), and /proc shows the host.
 Not root: nothing of this is possible; the worker runs with limits and the seccomp filter only.
 """
@@ -23,7 +24,17 @@ from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = 0x00020000, 0x04000000, 0x08000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
-HIDDEN = ("/home", "/root", "/tmp", "/var/tmp", "/dev/shm", "/mnt", "/media", "/srv")
+SYSTEM = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc", "sys", "run", "var"}
+ALSO_HIDDEN = ("/var/tmp", "/dev/shm")  # world-writable places inside the system's directories
+
+
+def hidden() -> list[str]:
+    """The directories the fallback covers: every top-level one but the system's, and `ALSO_HIDDEN`."""
+    try:
+        tops = sorted(f"/{name}" for name in os.listdir("/") if name not in SYSTEM)
+    except OSError:
+        tops = []
+    return [*tops, *ALSO_HIDDEN]
 
 
 def _private_top(path: str) -> str | None:
@@ -43,7 +54,7 @@ def plan(readonly: list[str], writable: list[str]) -> tuple[list[str], list[tupl
     """(tmpfs mount points, [(path to bind back, writable)]) for these paths."""
     binds = [(os.path.realpath(p), False) for p in readonly] + [(os.path.realpath(p), True) for p in writable]
     binds = list(dict.fromkeys(binds))
-    tops = [d for d in HIDDEN if os.path.isdir(d) and not os.path.islink(d)]
+    tops = [d for d in hidden() if os.path.isdir(d) and not os.path.islink(d)]
     for p, _ in binds:
         top = _private_top(p)
         if top and not any(top == t or top.startswith(t + "/") for t in tops):

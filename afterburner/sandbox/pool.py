@@ -196,9 +196,9 @@ def isolation_mode(cfg: SandboxConfig) -> str:
             _PROBE["why"] = why
             if not ok and cfg.isolation == "auto":
                 kept = (
-                    "as root, the fallback gives it its own mount, network and IPC namespaces, hides /home, "
-                    "/root and /tmp, and a seccomp filter; other host files stay readable and the pid "
-                    "namespace is shared"
+                    "as root, the fallback gives it its own mount, network and IPC namespaces, hides every "
+                    "directory but the system's (/usr, /etc, /var, ...), and a seccomp filter; the system's "
+                    "files stay readable and the pid namespace is shared"
                     if is_root()
                     else "it runs with resource limits and a seccomp filter only: NO private filesystem, NO "
                     "network isolation, NO private process namespace"
