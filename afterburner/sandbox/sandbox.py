@@ -7,6 +7,8 @@ oracle), outputs come back as tagged plain data (`codec`) and are compared here.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import statistics
 import threading
 from collections import OrderedDict
@@ -72,6 +74,18 @@ class Sandbox:
 
     def close(self) -> None:
         self.pool.close()
+
+    def with_limits(self, timeout_s: float | None = None, memory_bytes: int | None = None) -> Sandbox:
+        """A view whose runs have these limits, sharing this sandbox's warm workers and prepared tasks."""
+        changes: dict[str, Any] = {}
+        if timeout_s is not None:
+            changes["timeout_s"] = float(timeout_s)
+        if memory_bytes is not None:
+            changes["memory_bytes"] = int(memory_bytes)
+        view = copy.copy(self)
+        view.config = dataclasses.replace(self.config, **changes)
+        view.runner = JobRunner(view.config, self.pool)  # jobs are written with the view's limits
+        return view
 
     # ------------------------------------------------------------ task preparation (trusted code)
     def _fingerprint(self, task: Task) -> str:

@@ -210,3 +210,16 @@ def test_object_outputs_fall_back_to_direct_checks_and_are_still_timed(sb):
     assert m.ok and m.cpu_time_s.n == 3 and m.details["workload"] == "tests (check run directly)"
     wrong = sb.measure(t, "def reverse(head):\n    return head\n", repeats=3)
     assert wrong.status is Status.WRONG_ANSWER
+
+
+def test_a_view_with_a_smaller_limit_enforces_it_and_the_sandbox_keeps_its_own(sb):
+    from afterburner.agent.limits import with_limits
+
+    slow = "import time\ndef f(xs):\n    time.sleep(2.5)\n    return sorted(set(xs))\n"
+    t = task(workload_source=None, sizes=())
+    tight = with_limits(sb, timeout_s=1.0)
+    t0 = time.monotonic()
+    r = tight.check(t, slow)
+    assert r.status is Status.TIMEOUT and time.monotonic() - t0 < 2.4  # killed at 1 s, not at the sleep's end
+    assert tight.config.timeout_s == 1.0 and sb.config.timeout_s != 1.0
+    assert sb.check(t, slow).passed  # the sandbox itself still has its own limit
