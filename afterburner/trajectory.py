@@ -9,7 +9,8 @@ Format ``afterburner.trajectory/2``, one JSON object per line, each with ``"form
   ``comparison`` (against the best at that time), ``accepted``, ``best_speedup`` (running estimate vs
   the original). ``origin`` is ``"model"``, or ``"rewrite:<name>"`` for a mechanical rewrite
   (`afterburner.agent.rewrites`), which answered no prompt: its ``messages`` is null, its
-  ``completion`` empty, ``why`` says what it changed.
+  ``completion`` empty, ``why`` says what it changed. ``restored``: the names whose setup lines, dropped
+  by the model's rewrite but still read, were put back into ``code`` (`afterburner.agent.repair`).
 - ``end``: status, stop reason, best code, speedup and interval (original vs best, one interleaved run).
 
 Version 2 added ``origin``: a step of a version-1 file (still read) is the model's. Readers that use

@@ -20,6 +20,7 @@ from afterburner.agent.limits import (
 )
 from afterburner.agent.outcomes import classify_step
 from afterburner.agent.remedies import find_remedies
+from afterburner.agent.repair import restore_setup
 from afterburner.agent.rewrites import rewrite_candidates
 from afterburner.agent.state import Candidate, OptimizerState, RunContext
 from afterburner.agent.strategies import score
@@ -314,6 +315,10 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
                 )
             except (SyntaxError, ValueError) as e:
                 c.update(status="format_error", failure=f"could not merge the code into the module: {e}")
+        if c["code"] and best_code:  # setup lines the rewrite dropped but still reads (agent/repair.py)
+            c["code"], restored = restore_setup(c["code"], best_code, task.entry_point)
+            if restored:
+                c["restored"] = restored
         if c["code"] and same_program(c["code"], best_code):  # formatting, comments, docstrings, imports
             c.update(status="unchanged", failure="the same code as the current best: nothing was changed")
         if "status" in c:  # its verdict is in already
@@ -422,6 +427,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             finish_reason=c.get("finish_reason"),
             extraction=c.get("extraction"),
             code=c.get("code", ""),
+            restored=c.get("restored", []),
             status=c.get("status"),
             failure=c.get("failure", ""),
             check=c.get("check"),

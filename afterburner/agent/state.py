@@ -31,6 +31,7 @@ class Candidate(TypedDict, total=False):
     why: str  # a rewrite's one line on what it changed ("" for the model's)
     extraction: dict  # {"ok", "reason", "source"}
     code: str  # the merged module ("" when extraction failed)
+    restored: list[str]  # names whose dropped setup lines were put back (afterburner.agent.repair)
     status: str  # Status value ("format_error" when nothing could be extracted)
     failure: str  # first failing case / error, short
     check: dict | None

@@ -310,3 +310,16 @@ def test_the_prompt_names_a_remedy_that_only_the_callee_measurement_shows(tmp_pa
     opt.run(t)
     first = opt._get_backend().calls[0][-1]["content"]
     assert "check_finite=False" in first and "asarray_chkfinite" in first
+
+
+def test_a_reply_that_dropped_a_setup_line_gets_it_back_before_the_sandbox(tmp_path):
+    original = 'def total(xs):\n    ys = list(xs)\n    _ = "# speed: 1"\n    return sum(y for y in ys)\n'
+    task = Task(name="total", entry_point="total", code=original, check_source="def check(c): pass\n")
+    dropped = '```python\ndef total(xs):\n    _ = "# speed: 3"\n    return sum(ys)\n```\n'
+    opt = Optimizer(
+        backend="scripted", replies=[dropped], sandbox=FakeSandbox(), out_dir=tmp_path, rounds=1, candidates=1
+    )
+    res = opt.run(task)
+    assert res.improved and "    ys = list(xs)\n" in res.best_code
+    [step] = [s for s in read_trajectory(res.trajectory_path).steps if s["origin"] == "model"]
+    assert step["restored"] == ["ys"] and step["accepted"]
