@@ -171,7 +171,7 @@ def reply_start(task: Task, strategy: Any = "default") -> str:
     """The start of the model's reply, prefilled by backends that can continue an assistant message.
 
     For strategies with ``prefill``: the code fence, then the target's signature (from the task's own
-    code) and its ``# Plan:`` line, so that the reply cannot be about anything but the target. "" for
+    code), so that the reply cannot be about anything but the target. "" for
     strategies without it (the paper's layout is left to the model).
     """
     from afterburner.agent.strategies import get_strategy

@@ -13,9 +13,9 @@ limit. This is the quick check for a prompt change; the benchmark proper is `aft
     HF_HUB_OFFLINE=1 nice -n 10 python benchmarks/first_round.py --suite benchmarks/suites/real --skip 0 \
         --tasks 10 --n 2 --max-new-tokens 512 --before d681240 --format-only
 
-`--before REV` samples the same tasks twice in one run: with the prompt templates of commit REV and no
-prefilled reply ("before"), then with today's templates and the reply prefilled with the fence and the
-target's signature where the backend continues it ("after", as the optimizer does), and prints the
+`--before REV` samples the same tasks twice in one run: with the prompt templates of commit REV and the
+reply prefilled as that commit's `reply_start.j2` starts it (none before it had one: no prefill;
+"before"), then with today's templates and prefill ("after", as the optimizer does), and prints the
 share of format errors (no function named like the target could be taken out of the reply and merged
 into its module) of each. `--format-only` skips the sandbox: extraction, merge, and whether the code is
 the starting code again (`afterburner.program.same_program`).
@@ -31,6 +31,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jinja2
+
 import afterburner.prompts as prompts
 from afterburner.agent.strategies import get_strategy
 from afterburner.llm import Sampling, extract_code, get_backend, merge_into_module
@@ -44,8 +46,6 @@ from training.rewards import evaluate, get_sandbox
 @contextlib.contextmanager
 def templates_of(rev: str) -> Iterator[None]:
     """Render prompts with the templates of commit `rev` (read with git show) while inside."""
-    import jinja2
-
     root = Path(__file__).resolve().parents[1]
     names = subprocess.run(
         ["git", "ls-tree", "--name-only", rev, "prompts/"],
@@ -140,6 +140,14 @@ def main() -> None:
     )
 
 
+def _prefilled(tasks: list, strategy, starts: list[str]) -> tuple[list, list[str]]:
+    """Each task's first-round conversation, its reply started with `starts` (where not "")."""
+    convs = [initial_conversation(t, strategy) for t in tasks]
+    return [
+        [*c, {"role": "assistant", "content": p}] if p else c for c, p in zip(convs, starts, strict=True)
+    ], starts
+
+
 def compare_formats(args: argparse.Namespace) -> None:
     tasks = load_tasks([args.suite])[args.skip : args.skip + args.tasks]
     backend = get_backend("transformers", model=args.model)
@@ -148,16 +156,13 @@ def compare_formats(args: argparse.Namespace) -> None:
     variants: dict[str, tuple[list, list[str]]] = {}
     if args.before:
         with templates_of(args.before):
-            variants[f"before ({args.before}, no prefill)"] = (
-                [initial_conversation(t, strategy) for t in tasks],
-                [""] * len(tasks),
-            )
-    starts = [reply_start(t, strategy) for t in tasks]
-    convs = [initial_conversation(t, strategy) for t in tasks]
-    variants["after (prefilled)"] = (
-        [[*c, {"role": "assistant", "content": p}] if p else c for c, p in zip(convs, starts, strict=True)],
-        starts,
-    )
+            try:  # the reply's start as that commit prefilled it; none before it had reply_start.j2
+                starts = [reply_start(t, strategy) for t in tasks]
+            except jinja2.TemplateNotFound:
+                starts = [""] * len(tasks)
+            label = f"before ({args.before}{'' if any(starts) else ', no prefill'})"
+            variants[label] = _prefilled(tasks, strategy, starts)
+    variants["after (prefilled)"] = _prefilled(tasks, strategy, [reply_start(t, strategy) for t in tasks])
     totals = {}
     for label, (conversations, prefills) in variants.items():
         t0 = time.perf_counter()

@@ -65,7 +65,7 @@ def test_no_signature_where_there_is_no_separate_header(entry):
 def test_reply_start_per_strategy():
     task = Task(name="t", entry_point="total", code=MODULE, check_source="def check(c): pass\n")
     start = reply_start(task, "default")
-    assert start.startswith("```python\n@functools.lru_cache") and start.endswith("-> int:\n    # Plan:")
+    assert start.startswith("```python\n@functools.lru_cache") and start.endswith("-> int:")
     assert reply_start(task, "baseline") == start
     assert reply_start(task, "afterburner") == ""  # the paper's <thinking>/<solution> layout is the model's
     assert reply_start(task.with_code(""), "default") == "```python\n"  # no code: the fence alone
@@ -94,17 +94,17 @@ class ContinuingBackend(ScriptedBackend):
 
 def test_the_loop_prefills_where_the_backend_continues_and_records_the_whole_reply(tmp_path):
     task = Task(name="dedupe", entry_point="dedupe", code=ORIGINAL, check_source="def check(c): pass\n")
-    body = ' dict keeps order\n    _ = "# speed: 4"\n    return list(dict.fromkeys(xs))\n```\n'
-    echo = " keep it\n" + "".join(ORIGINAL.splitlines(keepends=True)[1:]) + "```\n"
+    body = '\n    _ = "# speed: 4"\n    return list(dict.fromkeys(xs))\n```\n'
+    echo = "\n" + "".join(ORIGINAL.splitlines(keepends=True)[1:]) + "```\n"
     backend = ContinuingBackend(replies=[body, echo, " nothing\n  )", "Here it is: dedupe is fine."])
     opt = Optimizer(backend=backend, sandbox=FakeSandbox(), out_dir=tmp_path, candidates=4, rounds=1)
     res = opt.run(task)
-    prefill = "```python\ndef dedupe(xs):\n    # Plan:"
+    prefill = "```python\ndef dedupe(xs):"
     sent = backend.calls[0]
     assert sent[-1] == {"role": "assistant", "content": prefill} and sent[-2]["role"] == "user"
     assert res.status == "improved" and "dict.fromkeys" in res.best_code
     steps = read_trajectory(res.trajectory_path).steps
-    assert steps[0]["completion"].startswith(prefill + " dict keeps order")  # the whole reply
+    assert steps[0]["completion"].startswith(prefill + '\n    _ = "# speed: 4"')  # the whole reply
     assert steps[0]["messages"][-1]["role"] == "user"  # the prompt, as training reads it
     assert [s["outcome"] for s in steps] == ["faster", "unchanged", "format_error", "format_error"]
 
