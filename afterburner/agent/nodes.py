@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+from afterburner.agent.focus import focus
 from afterburner.agent.limits import (
     check_original,
     limit_failure,
@@ -183,23 +184,30 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
     n_fresh = math.floor(k * ctx.strategy.fresh) if fresh_conv else 0
     prefill = _reply_prefill(ctx)  # the reply's start (fence, signature), where the backend continues it
     conv, fresh_conv = _prefilled(state["conversation"], prefill), _prefilled(fresh_conv, prefill)
+    focused = _focused(ctx, state) if prefill else None
+    n_focus = math.floor((k - n_fresh) * ctx.strategy.focus) if focused else 0
     stream = _token_progress(ctx, rnd)
-    if n_fresh:  # one batched call: k - n_fresh samples of the refine prompt, n_fresh of the fresh one
-        convs = [conv] * (k - n_fresh) + [fresh_conv] * n_fresh
+    if n_fresh or n_focus:  # one batched call: the refine prompt's samples, the focused ones, the fresh
+        convs = [conv] * (k - n_fresh - n_focus) + [focused] * n_focus + [fresh_conv] * n_fresh
         completions = [c for [c] in ctx.backend.generate(convs, n=1, sampling=sampling, **stream)]
+        starts = (
+            [prefill] * (k - n_fresh - n_focus) + [focused[-1]["content"]] * n_focus + [prefill] * n_fresh
+        )
     else:
         [completions] = ctx.backend.generate([conv], n=k, sampling=sampling, **stream)
+        starts = [prefill] * k
     candidates = [
         Candidate(
             index=i,
-            completion=prefill + c.text + ((c.extra or {}).get("stopped_by") or ""),  # the whole reply
+            completion=start + c.text + ((c.extra or {}).get("stopped_by") or ""),  # the whole reply
             prompt_tokens=c.prompt_tokens,
             completion_tokens=c.completion_tokens,
             finish_reason=c.finish_reason,
             fresh=i >= k - n_fresh,
+            focused=start != prefill,
             origin="model",
         )
-        for i, c in enumerate(completions)
+        for i, (c, start) in enumerate(zip(completions, starts, strict=True))
     ]
     # the prompt tokens of each distinct prompt, once: its samples share it
     prompt_tokens = sum({c["fresh"]: c["prompt_tokens"] for c in candidates}.values())
@@ -243,6 +251,20 @@ def _reply_prefill(ctx: RunContext) -> str:
     if not getattr(ctx.backend, "continues_final_message", False):
         return ""
     return reply_start(ctx.task, ctx.strategy)
+
+
+def _focused(ctx: RunContext, state: OptimizerState) -> list[dict] | None:
+    """The refine prompt with its reply prefilled up to the best code's hot statement (`agent.focus`)."""
+    if not ctx.strategy.focus or not state.get("best_code"):
+        return None
+    hot = ((state.get("best") or {}).get("profile") or {}).get("lines")
+    start = focus(state["best_code"], ctx.task.entry_point, hot)
+    if start is None:
+        return None
+    reply = {"role": "assistant", "content": start.prefill}
+    if getattr(ctx.backend, "avoids", False):
+        reply["avoid"] = start.avoid
+    return [*state["conversation"], reply]
 
 
 def _prefilled(conversation: list[dict] | None, prefill: str) -> list[dict] | None:
@@ -421,6 +443,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             why=c.get("why", ""),
             messages=_prompt_of(state, c),
             fresh=bool(c.get("fresh")),
+            focused=bool(c.get("focused")),
             completion=c["completion"],
             prompt_tokens=c.get("prompt_tokens", 0),
             completion_tokens=c.get("completion_tokens", 0),

@@ -27,6 +27,7 @@ class Candidate(TypedDict, total=False):
     completion_tokens: int
     finish_reason: str
     fresh: bool  # written from the problem statement alone (the current code not shown)
+    focused: bool  # its reply was prefilled up to the hot statement (afterburner.agent.focus)
     origin: str  # "model", or "rewrite:<name>" for a mechanical rewrite (afterburner.agent.rewrites)
     why: str  # a rewrite's one line on what it changed ("" for the model's)
     extraction: dict  # {"ok", "reason", "source"}

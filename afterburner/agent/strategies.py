@@ -106,6 +106,7 @@ class Strategy:
     fresh: float = 0.0  # share of each round's candidates written from the problem statement alone
     stop: tuple[str, ...] = ("\n```\n",)  # the closing fence (not an opening ```python): the code is done
     prefill: bool = False  # start the reply with the fence and the target's signature (`prompts.reply_start`)
+    focus: float = 0.0  # share of the refine prompt's samples prefilled up to the hot statement (agent.focus)
     rewrites: bool = False  # round 1 also tries the mechanical rewrites (`afterburner.agent.rewrites`)
     description: str = ""
 
@@ -122,9 +123,11 @@ STRATEGIES: dict[str, Strategy] = {
         feedback="profile",
         fresh=0.5,
         prefill=True,
+        focus=0.5,
         rewrites=True,
-        description="k candidates per round (half from the problem statement alone), profile + remedy "
-        "feedback, significant gains only, patience; round 1 also tries the mechanical rewrites",
+        description="k candidates per round (half from the problem statement alone, half of the rest "
+        "started at the hot statement), profile + remedy feedback, significant gains only, patience; "
+        "round 1 also tries the mechanical rewrites",
     ),
     "afterburner": Strategy(
         name="afterburner",

@@ -38,6 +38,7 @@ class TransformersBackend:
     name = "transformers"
     continues_final_message = True  # a conversation ending with an assistant message is continued
     streams_tokens = True  # generate(..., on_tokens=cb) reports the tokens as they are generated
+    avoids = True  # a prefilled reply's "avoid" start is banned while decoding (afterburner.llm.avoid)
 
     def __init__(
         self,
@@ -61,6 +62,7 @@ class TransformersBackend:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._eos_ids = _eos_ids(self.lm, self.tokenizer)
+        self._tokens: dict[str, list[int]] | None = None  # token text -> ids, for `avoid` (built once)
 
     def __repr__(self) -> str:
         return f"TransformersBackend(model={self.model!r}, dtype={self.dtype}, device={self.device!r})"
@@ -99,6 +101,16 @@ class TransformersBackend:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
         if sampling.stop:
             kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tokenizer)
+        avoids = [_avoid(c) for c in conversations for _ in range(per_call)]
+        if any(avoids):
+            from transformers import LogitsProcessorList
+
+            from afterburner.llm.avoid import logits_processor
+
+            processor = logits_processor(
+                self.tokenizer, self._token_index(), enc["input_ids"].shape[1], avoids
+            )
+            kwargs["logits_processor"] = LogitsProcessorList([processor])
         if on_tokens is not None:
             kwargs["streamer"] = _TokenCounter(on_tokens, {*self._eos_ids, self.tokenizer.pad_token_id})
         with self._lock, torch.inference_mode():
@@ -141,6 +153,13 @@ class TransformersBackend:
             finish_reason=finish,
             extra={"stopped_by": stopped} if stopped else {},
         )
+
+    def _token_index(self) -> dict[str, list[int]]:
+        if self._tokens is None:
+            from afterburner.llm.avoid import token_index
+
+            self._tokens = token_index([self.tokenizer.decode([i]) for i in range(len(self.tokenizer))])
+        return self._tokens
 
     def _render(self, conversation: Conversation) -> str:
         """The prompt text; a conversation that ends with an assistant message is continued from it."""
@@ -277,6 +296,12 @@ def _pick_dtype(dtype: Any, device: str) -> Any:
     if not isinstance(value, torch.dtype):
         raise BackendError(f"unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32")
     return value
+
+
+def _avoid(conversation: Conversation) -> str:
+    """The prefilled reply's ``avoid`` text (`afterburner.llm.avoid`), or ""."""
+    last = conversation[-1] if conversation else {}
+    return last.get("avoid", "") if last.get("role") == "assistant" else ""
 
 
 def _eos_ids(lm: Any, tokenizer: Any) -> list[int]:
