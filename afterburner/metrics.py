@@ -27,12 +27,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 __all__ = [
     "Aggregate",
     "Point",
     "SolutionComparison",
     "aggregate",
+    "finite",
     "geomean_speedup",
     "round_curve",
     "shares",
@@ -42,8 +44,9 @@ DEFAULT_THRESHOLD = 1.1
 DEFAULT_TOLERANCE = 0.05
 
 
-def _finite(x: float | None) -> bool:
-    return x is not None and isinstance(x, int | float) and math.isfinite(x)
+def finite(x: Any) -> bool:
+    """A number that is neither NaN nor infinite (None and anything not a number are not)."""
+    return isinstance(x, int | float) and math.isfinite(x)
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,13 @@ class SolutionComparison:
     def time_ok(self, tol: float = DEFAULT_TOLERANCE) -> bool:
         if self.identical:
             return True
-        return self.speedup_ci is not None and _finite(self.speedup_ci[1]) and self.speedup_ci[1] >= 1 - tol
+        return self.speedup_ci is not None and finite(self.speedup_ci[1]) and self.speedup_ci[1] >= 1 - tol
 
     def memory_ok(self, tol: float = DEFAULT_TOLERANCE) -> bool:
-        return self.identical or (_finite(self.memory_ratio) and self.memory_ratio <= 1 + tol)
+        return self.identical or (finite(self.memory_ratio) and self.memory_ratio <= 1 + tol)
 
     def integral_ok(self, tol: float = DEFAULT_TOLERANCE) -> bool:
-        return self.identical or (_finite(self.integral_ratio) and self.integral_ratio <= 1 + tol)
+        return self.identical or (finite(self.integral_ratio) and self.integral_ratio <= 1 + tol)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -123,13 +126,13 @@ class Point:
         return (
             self.correct
             and self.speedup_ci is not None
-            and _finite(self.speedup_ci[0])
+            and finite(self.speedup_ci[0])
             and self.speedup_ci[0] >= threshold
         )
 
     def geo_speedup(self) -> float:
         """The speedup that enters the geometric mean: the measured one, else 1.0."""
-        if self.correct and _finite(self.speedup) and self.speedup > 0:
+        if self.correct and finite(self.speedup) and self.speedup > 0:
             return float(self.speedup)
         return 1.0
 

@@ -25,6 +25,7 @@ from afterburner.agent.rewrites import rewrite_candidates
 from afterburner.agent.state import Candidate, OptimizerState, RunContext
 from afterburner.agent.strategies import score
 from afterburner.errors import AfterburnerError, TaskError
+from afterburner.metrics import finite
 from afterburner.program import same_program
 from afterburner.prompts import initial_conversation, refine_conversation, render, render_remedy, reply_start
 
@@ -44,10 +45,6 @@ def _median(m: dict | None) -> float | None:
     cpu = (m or {}).get("cpu_time_s") or {}
     x = cpu.get("median")
     return x if isinstance(x, int | float) and math.isfinite(x) and x > 0 else None
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x)
 
 
 def _ratio(num: float | None, den: float | None) -> float | None:
@@ -446,7 +443,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             best_speedup=best_speedup,
             speedup_vs_previous=(winner.get("comparison") or {}).get("speedup"),
         )
-    correct = [c for c in mine if _finite((c.get("comparison") or {}).get("speedup"))]
+    correct = [c for c in mine if finite((c.get("comparison") or {}).get("speedup"))]
     top = max(correct, key=lambda c: _candidate_score(c, s.goal)) if correct else None
     history = [
         *state.get("history", []),

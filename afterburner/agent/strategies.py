@@ -27,9 +27,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from afterburner.errors import ConfigError
+from afterburner.metrics import finite
 
 __all__ = ["STRATEGIES", "Strategy", "accept_greedy", "accept_significant", "get_strategy", "score"]
 
@@ -46,10 +46,6 @@ def _integral_ratio(c: dict) -> float | None:
     return None
 
 
-def _finite(x: Any) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x)
-
-
 def accept_significant(c: dict, goal: str) -> bool:
     """Ours: the gain must be significant (interval above 1 + min_gain) and the other cost not worse."""
     mem = _memory_ratio(c)
@@ -57,9 +53,9 @@ def accept_significant(c: dict, goal: str) -> bool:
     if goal == "time":
         return bool(c.get("improved"))
     if goal == "memory":  # peak memory is near-deterministic; time must not be clearly worse
-        return mem is not None and mem < 1 - c.get("min_gain", 0.05) and _finite(hi) and hi >= 0.9
+        return mem is not None and mem < 1 - c.get("min_gain", 0.05) and finite(hi) and hi >= 0.9
     return (bool(c.get("improved")) and (mem is None or mem <= 1.05)) or (
-        mem is not None and mem < 1 - c.get("min_gain", 0.05) and _finite(lo) and lo >= 1.0
+        mem is not None and mem < 1 - c.get("min_gain", 0.05) and finite(lo) and lo >= 1.0
     )
 
 
@@ -67,7 +63,7 @@ def accept_greedy(c: dict, goal: str) -> bool:
     """The paper's: correct and better by the median (time), by peak memory, or by the integral."""
     speedup = c.get("speedup")
     if goal == "time":
-        return _finite(speedup) and speedup > 1.0
+        return finite(speedup) and speedup > 1.0
     if goal == "memory":
         mem = _memory_ratio(c)
         return mem is not None and mem < 1.0
@@ -75,12 +71,12 @@ def accept_greedy(c: dict, goal: str) -> bool:
     if integral is not None:
         return integral < 1.0
     mem = _memory_ratio(c)
-    return _finite(speedup) and speedup / (mem or 1.0) > 1.0
+    return finite(speedup) and speedup / (mem or 1.0) > 1.0
 
 
 def score(c: dict, goal: str) -> float:
     """How much better a candidate is than the best it was compared with (higher is better)."""
-    speedup = c.get("speedup") if _finite(c.get("speedup")) else 0.0
+    speedup = c.get("speedup") if finite(c.get("speedup")) else 0.0
     mem = _memory_ratio(c) or 1.0
     if goal == "time":
         return speedup
