@@ -36,6 +36,7 @@ __all__ = [
     "aggregate",
     "finite",
     "geomean_speedup",
+    "integral_ratio",
     "round_curve",
     "shares",
 ]
@@ -47,6 +48,18 @@ DEFAULT_TOLERANCE = 0.05
 def finite(x: Any) -> bool:
     """A number that is neither NaN nor infinite (None and anything not a number are not)."""
     return isinstance(x, int | float) and math.isfinite(x)
+
+
+def integral_ratio(a: float | None, b: float | None) -> float | None:
+    """Memory-time integral b / a (the code's over the solution's): below 1 the code uses less.
+
+    1.0 when both are 0; None when either was not measured or only the solution's is 0.
+    """
+    if a is None or b is None:
+        return None
+    if a <= 0:
+        return 1.0 if b <= 0 else None
+    return b / a
 
 
 @dataclass(frozen=True)

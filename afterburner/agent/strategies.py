@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from afterburner.errors import ConfigError
-from afterburner.metrics import finite
+from afterburner.metrics import finite, integral_ratio
 
 __all__ = ["STRATEGIES", "Strategy", "accept_greedy", "accept_significant", "get_strategy", "score"]
 
@@ -41,9 +41,8 @@ def _memory_ratio(c: dict) -> float | None:
 
 def _integral_ratio(c: dict) -> float | None:
     a, b = (c.get("a") or {}).get("integral"), (c.get("b") or {}).get("integral")
-    if a and b is not None and a > 0:
-        return b / a
-    return None
+    # a zero integral on the old side counts as not measured here: the greedy rule then uses speed / memory
+    return integral_ratio(a, b) if a else None
 
 
 def accept_significant(c: dict, goal: str) -> bool:
