@@ -23,8 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from afterburner.errors import BackendError
-from afterburner.llm.base import DEFAULT_MODEL, Completion, Conversation, Sampling
-from afterburner.llm.scripted import apply_stop
+from afterburner.llm.base import DEFAULT_MODEL, Completion, Conversation, Sampling, apply_stop
 
 __all__ = ["TransformersBackend", "clear_cache"]
 
