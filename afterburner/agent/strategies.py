@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from afterburner.errors import ConfigError
 from afterburner.metrics import finite, integral_ratio
@@ -134,21 +134,18 @@ STRATEGIES: dict[str, Strategy] = {
         stop=("</solution>",),
         description="the paper's loop: one candidate, Passed/Time/Memory/Integral feedback, greedy update",
     ),
-    "baseline": Strategy(
-        name="baseline",
-        system_template="system",
-        initial_template="optimize",
-        refine_template="refine",
-        candidates=4,
-        rounds=4,
-        accept=accept_significant,
-        feedback="none",
-        use_patience=False,
-        single_round=True,
-        prefill=True,
-        description="no feedback: best of rounds x candidates samples in one round",
-    ),
 }
+# default's prompts and acceptance, without feedback, patience, rewrites or fresh candidates, in one round
+STRATEGIES["baseline"] = replace(
+    STRATEGIES["default"],
+    name="baseline",
+    feedback="none",
+    use_patience=False,
+    single_round=True,
+    fresh=0.0,
+    rewrites=False,
+    description="no feedback: best of rounds x candidates samples in one round",
+)
 
 
 def get_strategy(strategy: str | Strategy) -> Strategy:
