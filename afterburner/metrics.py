@@ -27,13 +27,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 __all__ = [
     "Aggregate",
     "Point",
     "SolutionComparison",
     "aggregate",
+    "finite",
     "geomean_speedup",
+    "integral_ratio",
     "round_curve",
     "shares",
 ]
@@ -42,8 +45,21 @@ DEFAULT_THRESHOLD = 1.1
 DEFAULT_TOLERANCE = 0.05
 
 
-def _finite(x: float | None) -> bool:
-    return x is not None and isinstance(x, int | float) and math.isfinite(x)
+def finite(x: Any) -> bool:
+    """A number that is neither NaN nor infinite (None and anything not a number are not)."""
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def integral_ratio(a: float | None, b: float | None) -> float | None:
+    """Memory-time integral b / a (the code's over the solution's): below 1 the code uses less.
+
+    1.0 when both are 0; None when either was not measured or only the solution's is 0.
+    """
+    if a is None or b is None:
+        return None
+    if a <= 0:
+        return 1.0 if b <= 0 else None
+    return b / a
 
 
 @dataclass(frozen=True)
@@ -64,13 +80,13 @@ class SolutionComparison:
     def time_ok(self, tol: float = DEFAULT_TOLERANCE) -> bool:
         if self.identical:
             return True
-        return self.speedup_ci is not None and _finite(self.speedup_ci[1]) and self.speedup_ci[1] >= 1 - tol
+        return self.speedup_ci is not None and finite(self.speedup_ci[1]) and self.speedup_ci[1] >= 1 - tol
 
     def memory_ok(self, tol: float = DEFAULT_TOLERANCE) -> bool:
-        return self.identical or (_finite(self.memory_ratio) and self.memory_ratio <= 1 + tol)
+        return self.identical or (finite(self.memory_ratio) and self.memory_ratio <= 1 + tol)
 
     def integral_ok(self, tol: float = DEFAULT_TOLERANCE) -> bool:
-        return self.identical or (_finite(self.integral_ratio) and self.integral_ratio <= 1 + tol)
+        return self.identical or (finite(self.integral_ratio) and self.integral_ratio <= 1 + tol)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -123,13 +139,13 @@ class Point:
         return (
             self.correct
             and self.speedup_ci is not None
-            and _finite(self.speedup_ci[0])
+            and finite(self.speedup_ci[0])
             and self.speedup_ci[0] >= threshold
         )
 
     def geo_speedup(self) -> float:
         """The speedup that enters the geometric mean: the measured one, else 1.0."""
-        if self.correct and _finite(self.speedup) and self.speedup > 0:
+        if self.correct and finite(self.speedup) and self.speedup > 0:
             return float(self.speedup)
         return 1.0
 

@@ -19,7 +19,6 @@ original and best timed interleaved in one run; the display says which is which.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import sys
@@ -28,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from afterburner.metrics import finite
 from afterburner.report import fmt_seconds
 
 __all__ = ["ProgressDisplay", "RunView"]
@@ -47,12 +47,8 @@ MAX_REASON = 100  # characters of a failure shown in a verdict (the trajectory h
 ESTIMATE = "estimate from separate runs; the final figure is re-measured interleaved"
 
 
-def _finite(x: Any) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x)
-
-
 def _ci(ci: Any) -> str:
-    if isinstance(ci, list | tuple) and len(ci) >= 2 and _finite(ci[0]) and _finite(ci[1]):
+    if isinstance(ci, list | tuple) and len(ci) >= 2 and finite(ci[0]) and finite(ci[1]):
         return f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})"
     return ""
 
@@ -183,7 +179,7 @@ class RunView:
         elif outcome == "crash":
             status = str(d.get("status") or "error").replace("_", " ")
             text = f"crash, {status}{because}"
-        elif not _finite(x):
+        elif not finite(x):
             text = "correct (measured alone: nothing to compare with)"
         elif outcome == "slower":
             text = f"correct but slower: {x:.2f}x {self._ref()}{_ci(d.get('speedup_ci'))}"
@@ -203,7 +199,7 @@ class RunView:
         return [("line", f"  candidate {d.get('index', 0) + 1}/{k}: {self.verdict(d)}")]
 
     def _on_best_improved(self, d: dict) -> list[Item]:
-        if _finite(d.get("best_speedup")):
+        if finite(d.get("best_speedup")):
             self.best = d["best_speedup"]
         self.best_is_original = False
         return [
@@ -228,9 +224,9 @@ class RunView:
         x = d.get("speedup")
         if d.get("stop_reason") == "interrupted":
             best = d.get("best_speedup")
-            est = f" (~{best:.1f}x the original, {ESTIMATE})" if _finite(best) and best != 1.0 else ""
+            est = f" (~{best:.1f}x the original, {ESTIMATE})" if finite(best) and best != 1.0 else ""
             text = f"interrupted after round {d.get('rounds', self.round)}: keeping the best so far{est}"
-        elif not _finite(x):
+        elif not finite(x):
             text = "done: no candidate was significantly faster; the original is kept unchanged"
         elif d.get("kept") == "original":
             text = (

@@ -36,7 +36,6 @@ from typing import Any
 
 from afterburner.errors import ConfigError, SandboxError, TaskError
 from afterburner.executor import EXECUTORS, LocalExecutor, get_executor
-from afterburner.program import same_program
 from afterburner.task import Task
 
 __all__ = [
@@ -155,18 +154,6 @@ def _baseline(sb: Any, task: Task, repeats: int) -> Baseline:
         return base
 
 
-def _as_module(task: Task, code: str) -> str:
-    """The reply put back into the starting module, as the optimizer does (a reply may be the function alone)."""
-    if not task.code:
-        return code
-    from afterburner.llm.extract import merge_into_module
-
-    try:
-        return merge_into_module(task.code, code, task.entry_point)
-    except (SyntaxError, ValueError):
-        return code
-
-
 def _slower(comparison: Any, min_gain: float) -> bool:
     """Significantly slower: the interval's upper bound below 1 / (1 + min_gain)."""
     hi = comparison.speedup_ci[1]
@@ -189,15 +176,18 @@ def evaluate(
     `interleaved`: always compare with the baseline in one interleaved run (twice the cost);
     `confirm`: only when the cached baseline says "significantly different", confirm that way.
     """
-    from afterburner.llm import extract_code
+    from afterburner.llm.extract import code_from_reply
     from afterburner.measurement import compare_samples
 
     base = _baseline(sb, task, repeats)
-    extraction = extract_code(text, task.entry_point)
-    if not extraction.ok or not extraction.code.strip():
+    # put back into the starting module, as the optimizer does (a reply may be the function alone); a
+    # reply that cannot be merged is run as it is
+    reply = code_from_reply(text, task.code, task.entry_point)
+    if not reply.extraction.ok or not reply.extraction.code.strip():
         return Outcome(False, False, "format_error", base.passed)
-    code = _as_module(task, extraction.code)
-    if base.passed and same_program(code, base.code):  # the start, dressed up: checked, not timed
+    code = reply.code
+    # the start, dressed up: checked, not timed (a baseline that passed is the task's starting code)
+    if base.passed and reply.unchanged:
         check = sb.check(task, code)
         if not check.passed:
             return Outcome(True, False, str(check.status), True)

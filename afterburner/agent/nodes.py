@@ -26,7 +26,8 @@ from afterburner.agent.rewrites import rewrite_candidates
 from afterburner.agent.state import Candidate, OptimizerState, RunContext
 from afterburner.agent.strategies import score
 from afterburner.errors import AfterburnerError, TaskError
-from afterburner.program import same_program
+from afterburner.llm.extract import code_from_reply
+from afterburner.metrics import finite
 from afterburner.prompts import initial_conversation, refine_conversation, render, render_remedy, reply_start
 
 __all__ = ["evaluate", "finish", "generate", "measure_original", "refine", "route", "select"]
@@ -45,10 +46,6 @@ def _median(m: dict | None) -> float | None:
     cpu = (m or {}).get("cpu_time_s") or {}
     x = cpu.get("median")
     return x if isinstance(x, int | float) and math.isfinite(x) and x > 0 else None
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x)
 
 
 def _ratio(num: float | None, den: float | None) -> float | None:
@@ -316,8 +313,6 @@ def _pool_size(sandbox: Any) -> int:
 
 def evaluate(state: OptimizerState, runtime: Any) -> dict:
     """Extract each completion's code, merge it into the best module, check and measure in parallel."""
-    from afterburner.llm import extract_code, merge_into_module
-
     ctx = _ctx(runtime)
     t0 = time.monotonic()
     task, best_code, rnd = ctx.task, state["best_code"], state["round"]
@@ -325,24 +320,24 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
     for c in cands:
         if c.get("origin", "model") != "model":
             continue  # a mechanical rewrite: its code is the candidate
-        ext = extract_code(c["completion"], task.entry_point)
+        # restore_setup: setup lines the rewrite dropped but still reads (agent/repair.py)
+        reply = code_from_reply(c["completion"], best_code, task.entry_point, repair=restore_setup)
+        ext = reply.extraction
         c["extraction"] = {"ok": ext.ok, "reason": ext.reason, "source": ext.source}
         c["code"], c["comparison"], c["check"], c["acceptable"] = "", None, None, False
         if not ext.ok:
             c.update(status="format_error", failure=ext.reason)
+        elif reply.merge_error:
+            c.update(
+                status="format_error",
+                failure=f"could not merge the code into the module: {reply.merge_error}",
+            )
         else:
-            try:
-                c["code"] = (
-                    merge_into_module(best_code, ext.code, task.entry_point) if best_code else ext.code
-                )
-            except (SyntaxError, ValueError) as e:
-                c.update(status="format_error", failure=f"could not merge the code into the module: {e}")
-        if c["code"] and best_code:  # setup lines the rewrite dropped but still reads (agent/repair.py)
-            c["code"], restored = restore_setup(c["code"], best_code, task.entry_point)
-            if restored:
-                c["restored"] = restored
-        if c["code"] and same_program(c["code"], best_code):  # formatting, comments, docstrings, imports
-            c.update(status="unchanged", failure="the same code as the current best: nothing was changed")
+            c["code"] = reply.code
+            if reply.restored:
+                c["restored"] = list(reply.restored)
+            if reply.unchanged:  # formatting, comments, docstrings, imports aside
+                c.update(status="unchanged", failure="the same code as the current best: nothing was changed")
         if "status" in c:  # its verdict is in already
             _emit_verdict(ctx, rnd, _model_k(cands), c, c)
     unique = sorted({c["code"] for c in cands if c["code"] and "status" not in c})
@@ -469,7 +464,7 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             best_speedup=best_speedup,
             speedup_vs_previous=(winner.get("comparison") or {}).get("speedup"),
         )
-    correct = [c for c in mine if _finite((c.get("comparison") or {}).get("speedup"))]
+    correct = [c for c in mine if finite((c.get("comparison") or {}).get("speedup"))]
     top = max(correct, key=lambda c: _candidate_score(c, s.goal)) if correct else None
     history = [
         *state.get("history", []),

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from afterburner.errors import ConfigError
+from afterburner.metrics import finite, integral_ratio
 
 __all__ = ["STRATEGIES", "Strategy", "accept_greedy", "accept_significant", "get_strategy", "score"]
 
@@ -41,13 +41,8 @@ def _memory_ratio(c: dict) -> float | None:
 
 def _integral_ratio(c: dict) -> float | None:
     a, b = (c.get("a") or {}).get("integral"), (c.get("b") or {}).get("integral")
-    if a and b is not None and a > 0:
-        return b / a
-    return None
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x)
+    # a zero integral on the old side counts as not measured here: the greedy rule then uses speed / memory
+    return integral_ratio(a, b) if a else None
 
 
 def accept_significant(c: dict, goal: str) -> bool:
@@ -57,9 +52,9 @@ def accept_significant(c: dict, goal: str) -> bool:
     if goal == "time":
         return bool(c.get("improved"))
     if goal == "memory":  # peak memory is near-deterministic; time must not be clearly worse
-        return mem is not None and mem < 1 - c.get("min_gain", 0.05) and _finite(hi) and hi >= 0.9
+        return mem is not None and mem < 1 - c.get("min_gain", 0.05) and finite(hi) and hi >= 0.9
     return (bool(c.get("improved")) and (mem is None or mem <= 1.05)) or (
-        mem is not None and mem < 1 - c.get("min_gain", 0.05) and _finite(lo) and lo >= 1.0
+        mem is not None and mem < 1 - c.get("min_gain", 0.05) and finite(lo) and lo >= 1.0
     )
 
 
@@ -67,7 +62,7 @@ def accept_greedy(c: dict, goal: str) -> bool:
     """The paper's: correct and better by the median (time), by peak memory, or by the integral."""
     speedup = c.get("speedup")
     if goal == "time":
-        return _finite(speedup) and speedup > 1.0
+        return finite(speedup) and speedup > 1.0
     if goal == "memory":
         mem = _memory_ratio(c)
         return mem is not None and mem < 1.0
@@ -75,12 +70,12 @@ def accept_greedy(c: dict, goal: str) -> bool:
     if integral is not None:
         return integral < 1.0
     mem = _memory_ratio(c)
-    return _finite(speedup) and speedup / (mem or 1.0) > 1.0
+    return finite(speedup) and speedup / (mem or 1.0) > 1.0
 
 
 def score(c: dict, goal: str) -> float:
     """How much better a candidate is than the best it was compared with (higher is better)."""
-    speedup = c.get("speedup") if _finite(c.get("speedup")) else 0.0
+    speedup = c.get("speedup") if finite(c.get("speedup")) else 0.0
     mem = _memory_ratio(c) or 1.0
     if goal == "time":
         return speedup
@@ -142,21 +137,18 @@ STRATEGIES: dict[str, Strategy] = {
         stop=("</solution>",),
         description="the paper's loop: one candidate, Passed/Time/Memory/Integral feedback, greedy update",
     ),
-    "baseline": Strategy(
-        name="baseline",
-        system_template="system",
-        initial_template="optimize",
-        refine_template="refine",
-        candidates=4,
-        rounds=4,
-        accept=accept_significant,
-        feedback="none",
-        use_patience=False,
-        single_round=True,
-        prefill=True,
-        description="no feedback: best of rounds x candidates samples in one round",
-    ),
 }
+# default's prompts and acceptance, without feedback, patience, rewrites or fresh candidates, in one round
+STRATEGIES["baseline"] = replace(
+    STRATEGIES["default"],
+    name="baseline",
+    feedback="none",
+    use_patience=False,
+    single_round=True,
+    fresh=0.0,
+    rewrites=False,
+    description="no feedback: best of rounds x candidates samples in one round",
+)
 
 
 def get_strategy(strategy: str | Strategy) -> Strategy:

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from afterburner.metrics import Point, SolutionComparison
+from afterburner.metrics import Point, SolutionComparison, integral_ratio
 from afterburner.program import program_hash, same_program
 from afterburner.task import Task
 
@@ -59,11 +59,7 @@ def _integral_ratio(comparison: Any) -> float | None:
     a, b = comparison.a.integral, comparison.b.integral
     if a is None or b is None:
         a, b = _peak_times_cpu(comparison.a), _peak_times_cpu(comparison.b)
-    if a is None or b is None:
-        return None
-    if a <= 0:
-        return 1.0 if b <= 0 else None
-    return b / a
+    return integral_ratio(a, b)
 
 
 @dataclass

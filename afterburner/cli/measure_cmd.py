@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from afterburner.errors import TaskError
-from afterburner.report import fmt_seconds
+from afterburner.report import fmt_bytes, fmt_seconds
 
 
 def add_input_args(p: argparse.ArgumentParser, tests_default: str = "required with FILE.py::NAME") -> None:
@@ -170,15 +170,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- human-readable report
-def fmt_bytes(b: float | None) -> str:
-    if b is None:
-        return "n/a"
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(b) >= size:
-            return f"{b / size:.2f} {unit}"
-    return f"{b:.0f} B"
-
-
 def measurement_lines(m: Any) -> list[tuple[str, str]]:
     """(what, value) rows that say what each number is."""
     rows: list[tuple[str, str]] = [("status", m.status.value)]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["DEFAULT_MODEL", "Backend", "Completion", "Conversation", "Message", "Sampling"]
+__all__ = ["DEFAULT_MODEL", "Backend", "Completion", "Conversation", "Message", "Sampling", "apply_stop"]
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
 
@@ -23,6 +23,15 @@ class Sampling:
     max_new_tokens: int = 768
     seed: int | None = None
     stop: tuple[str, ...] = ()
+
+
+def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, str | None]:
+    """Cut `text` before the earliest stop string; returns (text, the stop string found or None)."""
+    best: tuple[int, str] | None = None
+    for s in stop:
+        if s and (k := text.find(s)) >= 0 and (best is None or k < best[0]):
+            best = (k, s)
+    return (text, None) if best is None else (text[: best[0]], best[1])
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ is read as that start followed by the reply (``prefill=``).
 
 `merge_into_module` replaces the entry point's definition in the original source with the new one and
 adds the new imports and helpers, leaving the rest of the module untouched.
+
+`code_from_reply` does both, the way the optimizer and the training rewards read a reply: extract, merge
+into the module the reply was asked to change, and say whether the result is that module again
+(`afterburner.program.same_program`).
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from afterburner.program import defined_names
+from afterburner.program import defined_names, same_program
 from afterburner.task import parse_entry_point
 
-__all__ = ["Extraction", "extract_code", "merge_into_module"]
+__all__ = ["Extraction", "ReplyCode", "code_from_reply", "extract_code", "merge_into_module"]
 
 _PY_LANGS = {"", "python", "py", "python3", "py3", "python3.11", "ipython"}
 _FENCE_RE = re.compile(
@@ -164,6 +169,48 @@ def _parse_error(block: _Block) -> str:
 
 
 # ---------------------------------------------------------------- merging back into the module
+
+
+@dataclass(frozen=True)
+class ReplyCode:
+    """The code of a reply, put back into its module (`code_from_reply`)."""
+
+    extraction: Extraction
+    code: str = ""  # the module with the reply's code merged in; the reply's code alone when there is no
+    # module or it could not be merged (`merge_error`); "" when no code was extracted
+    merge_error: str = ""  # why the reply's code could not be merged into the module
+    restored: tuple[str, ...] = ()  # what `repair` put back (the names it reported)
+    unchanged: bool = (
+        False  # `code` is the module again (`same_program`: formatting, comments, imports aside)
+    )
+
+
+def code_from_reply(
+    text: str,
+    module: str | None,
+    entry_point: str,
+    repair: Callable[[str, str, str], tuple[str, list[str]]] | None = None,
+) -> ReplyCode:
+    """Extract the code of reply `text`, merge it into `module` (when given), and compare the two.
+
+    `repair(code, module, entry_point) -> (code, names)` may fix the merged module before it is compared
+    (the optimizer's `afterburner.agent.repair.restore_setup`); it is not run on code that was not merged.
+    """
+    extraction = extract_code(text, entry_point)
+    if not extraction.ok:
+        return ReplyCode(extraction)
+    if not module:
+        return ReplyCode(extraction, extraction.code)
+    try:
+        code = merge_into_module(module, extraction.code, entry_point)
+    except (SyntaxError, ValueError) as e:
+        return ReplyCode(
+            extraction, extraction.code, merge_error=str(e), unchanged=same_program(extraction.code, module)
+        )
+    restored: list[str] = []
+    if repair is not None and code:
+        code, restored = repair(code, module, entry_point)
+    return ReplyCode(extraction, code, restored=tuple(restored), unchanged=same_program(code, module))
 
 
 def merge_into_module(original_source: str, new_code: str, entry_point: str) -> str:

@@ -10,6 +10,9 @@ A copy is laid out as the hub cache lays out a download (``models--ORG--NAME/{bl
 snapshots/<rev>}``, files as links to content-addressed blobs), so ``from_pretrained(ID)`` and
 ``--model ID`` load it like a downloaded model, offline. A GGUF file is converted once to a dense
 safetensors checkpoint (bfloat16) with its tokenizer. torch/transformers are imported only for that.
+
+The in-process backends keep what they loaded in a `LoadedModels` (one per backend), and fail at once
+with `require_hub` when a model is neither local nor cached and the hub is out of reach.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from afterburner.errors import BackendError
@@ -29,10 +34,12 @@ from afterburner.llm.base import DEFAULT_MODEL
 
 __all__ = [
     "INSTALL_HINT",
+    "LoadedModels",
     "cached_snapshot",
     "hub_cache_dir",
     "hub_reachable",
     "install_model",
+    "require_hub",
     "resolve_local",
 ]
 
@@ -91,6 +98,47 @@ def hub_reachable(timeout: float = 5.0) -> tuple[bool, str]:
     except OSError:
         return False, host
     return True, host
+
+
+def require_hub(model: str) -> None:
+    """Fail in one line, at once, when `model` (not local, not cached) cannot come from the hub either."""
+    hint = (
+        f"run `{INSTALL_HINT.format(model=model)}` (add --from PATH with a copied GGUF file or model "
+        "directory when the hub cannot be reached), or pass a local directory / GGUF file as --model"
+    )
+    what = f"model {model!r} is not in the local Hugging Face cache and"
+    if _offline_env():
+        raise BackendError(f"{what} HF_HUB_OFFLINE is set: {hint}")
+    ok, host = hub_reachable()
+    if not ok:
+        raise BackendError(f"{what} {host} cannot be reached: connect to the internet, {hint}")
+
+
+T = TypeVar("T")
+
+
+class LoadedModels:
+    """Models loaded in this process, by key, each loaded once for the life of the process.
+
+    One lock for all keys: a second caller waits while a model loads (loading two at once would only
+    compete for the same memory and cores).
+    """
+
+    def __init__(self) -> None:
+        self._loaded: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        """The model loaded under `key`; `load()` makes it the first time (its error leaves nothing cached)."""
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = load()
+            return self._loaded[key]
+
+    def clear(self) -> None:
+        """Forget every loaded model (its memory is freed once nothing else holds it)."""
+        with self._lock:
+            self._loaded.clear()
 
 
 def _offline_env() -> bool:

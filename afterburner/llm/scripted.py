@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from afterburner.errors import BackendError
-from afterburner.llm.base import Completion, Conversation, Sampling
+from afterburner.llm.base import Completion, Conversation, Sampling, apply_stop
 
-__all__ = ["ScriptedBackend", "apply_stop"]
+__all__ = ["ScriptedBackend"]
 
 ReplyFn = Callable[[Conversation, int], str]
 
@@ -101,15 +101,6 @@ class ScriptedBackend:
                 )
             i %= len(self.replies)
         return self.replies[i]
-
-
-def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, str | None]:
-    """Cut `text` before the earliest stop string; returns (text, the stop string found or None)."""
-    best: tuple[int, str] | None = None
-    for s in stop:
-        if s and (k := text.find(s)) >= 0 and (best is None or k < best[0]):
-            best = (k, s)
-    return (text, None) if best is None else (text[: best[0]], best[1])
 
 
 def _nth_word_end(text: str, n: int) -> int:

@@ -14,22 +14,18 @@ models are cached per (model, dtype, device, gguf file) for the life of the proc
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from afterburner.errors import BackendError
-from afterburner.llm.base import DEFAULT_MODEL, Completion, Conversation, Sampling
-from afterburner.llm.scripted import apply_stop
+from afterburner.llm.base import DEFAULT_MODEL, Completion, Conversation, Sampling, apply_stop
+from afterburner.llm.models import LoadedModels, cached_snapshot, require_hub
 
 __all__ = ["TransformersBackend", "clear_cache"]
 
-_CACHE: dict[tuple[str, str, str, str | None], tuple[Any, Any]] = {}
-_CACHE_LOCK = threading.Lock()
+_LOADED = LoadedModels()  # (model, dtype, device, gguf file) -> (model, tokenizer)
 
 
 class TransformersBackend:
@@ -178,11 +174,7 @@ class TransformersBackend:
     # ------------------------------------------------------------------ loading
 
     def _load(self) -> tuple[Any, Any]:
-        key = (self.model, str(self.dtype), self.device, self.gguf_file)
-        with _CACHE_LOCK:
-            if key not in _CACHE:
-                _CACHE[key] = self._load_uncached()
-            return _CACHE[key]
+        return _LOADED.get((self.model, str(self.dtype), self.device, self.gguf_file), self._load_uncached)
 
     def _load_uncached(self) -> tuple[Any, Any]:
         model, gguf = self.model, self.gguf_file
@@ -269,8 +261,7 @@ class _TokenCounter:
 
 def clear_cache() -> None:
     """Forget the models loaded in this process (frees their memory once nothing else holds them)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
+    _LOADED.clear()
 
 
 def _pick_device(device: str) -> str:
@@ -312,43 +303,14 @@ def _eos_ids(lm: Any, tokenizer: Any) -> list[int]:
     return sorted({i for i in ids if i is not None})
 
 
-def _in_hub_cache(repo_id: str, filename: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        return isinstance(try_to_load_from_cache(repo_id, filename), str)
-    except Exception:  # not a valid repo id, no cache dir, ...
-        return False
-
-
 def _local_or_reachable(model: str, filename: str) -> tuple[str, bool]:
     """(what to load, local only): a path as it is; a cached hub id as its snapshot folder, so that
     nothing asks the hub; otherwise the id, once the hub is known to be reachable."""
     if Path(model).expanduser().exists():
         return model, True
-    if _in_hub_cache(model, filename):
+    if cached_snapshot(model, filename) is not None:
         from huggingface_hub import snapshot_download
 
         return snapshot_download(model, local_files_only=True), True
-    _check_hub_reachable(model)
+    require_hub(model)
     return model, False
-
-
-def _check_hub_reachable(model: str) -> None:
-    """Fail in one line, at once, when `model` is not cached and the hub cannot be reached."""
-    hint = (
-        f"run `afterburner models install {model}` (add --from PATH with a copied GGUF file or model "
-        "directory when the hub cannot be reached), or pass a local directory / GGUF file as --model"
-    )
-    what = f"model {model!r} is not in the local Hugging Face cache and"
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise BackendError(f"{what} HF_HUB_OFFLINE is set: {hint}")
-    from huggingface_hub import constants
-
-    url = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((url.hostname, url.port or 443), timeout=5).close()
-    except OSError:
-        raise BackendError(
-            f"{what} {url.hostname} cannot be reached: connect to the internet, {hint}"
-        ) from None

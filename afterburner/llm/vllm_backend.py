@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from afterburner.errors import BackendError
 from afterburner.llm.base import DEFAULT_MODEL, Completion, Conversation, Sampling
+from afterburner.llm.models import LoadedModels, cached_snapshot, require_hub
 
 __all__ = ["VLLMBackend"]
 
-_ENGINES: dict[tuple[str, str, int, bool], Any] = {}
-_LOCK = threading.Lock()
+_ENGINES = LoadedModels()  # (model, dtype, max_model_len, enforce_eager) -> vllm.LLM
 
 
 class VLLMBackend:
@@ -49,22 +50,22 @@ class VLLMBackend:
         self.model = str(model or DEFAULT_MODEL)
         self.dtype = dtype
         self._vllm = vllm
-        key = (self.model, dtype, int(max_model_len), bool(enforce_eager))
-        with _LOCK:
-            if key not in _ENGINES:
-                _check_available(self.model)
-                try:
-                    _ENGINES[key] = vllm.LLM(
-                        model=self.model,
-                        dtype=dtype,
-                        max_model_len=int(max_model_len),
-                        enforce_eager=enforce_eager,
-                        **(engine_options or {}),
-                    )
-                except (OSError, ValueError, RuntimeError) as e:
-                    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                    raise BackendError(f"vLLM cannot load model {self.model!r}: {first}") from None
-            self.llm = _ENGINES[key]
+
+        def load() -> Any:
+            _check_available(self.model)
+            try:
+                return vllm.LLM(
+                    model=self.model,
+                    dtype=dtype,
+                    max_model_len=int(max_model_len),
+                    enforce_eager=enforce_eager,
+                    **(engine_options or {}),
+                )
+            except (OSError, ValueError, RuntimeError) as e:
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise BackendError(f"vLLM cannot load model {self.model!r}: {first}") from None
+
+        self.llm = _ENGINES.get((self.model, dtype, int(max_model_len), bool(enforce_eager)), load)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -122,13 +123,9 @@ class VLLMBackend:
 
 def _check_available(model: str) -> None:
     """A model that is neither a local path nor cached, with the hub out of reach: one line, at once."""
-    from pathlib import Path
-
-    from afterburner.llm.transformers_backend import _check_hub_reachable, _in_hub_cache
-
     if Path(model).expanduser().exists():
         return
     if model.startswith((".", "/", "~")):
         raise BackendError(f"model directory {model!r} does not exist")
-    if not _in_hub_cache(model, "config.json"):
-        _check_hub_reachable(model)
+    if cached_snapshot(model, "config.json") is None:
+        require_hub(model)

@@ -198,3 +198,21 @@ def test_merge_future_import_goes_first():
     )
     compile(merged, "m", "exec")
     assert merged.splitlines()[1] == "from __future__ import annotations"
+
+
+def test_code_from_reply_merges_repairs_and_says_when_it_is_the_module_again():
+    from afterburner.llm.extract import code_from_reply
+
+    module = "import math\n\n\ndef f(x):\n    return math.sqrt(x)\n\n\ndef g():\n    return 1\n"
+    same = code_from_reply(fence("def f(x):  # plan: none\n    return math.sqrt(x)\n"), module, "f")
+    assert same.unchanged and "def g" in same.code and not same.merge_error
+    new = code_from_reply(fence("def f(x):\n    return x**0.5\n"), module, "f")
+    assert not new.unchanged and "x**0.5" in new.code and "def g" in new.code
+    assert code_from_reply("no code here", module, "f").extraction.ok is False
+    alone = code_from_reply(fence("def f(x):\n    return x\n"), None, "f")
+    assert alone.code == "def f(x):\n    return x\n" and not alone.unchanged
+    calls = []
+    fixed = code_from_reply(
+        fence("def f(x):\n    return x\n"), module, "f", repair=lambda *a: (calls.append(a) or a[0], ["y"])
+    )
+    assert fixed.restored == ("y",) and calls and calls[0][1] == module
