@@ -187,9 +187,8 @@ def generate(state: OptimizerState, runtime: Any) -> dict:
     if n_fresh or n_focus:  # one batched call: the refine prompt's samples, the focused ones, the fresh
         convs = [conv] * (k - n_fresh - n_focus) + [focused] * n_focus + [fresh_conv] * n_fresh
         completions = [c for [c] in ctx.backend.generate(convs, n=1, sampling=sampling, **stream)]
-        starts = (
-            [prefill] * (k - n_fresh - n_focus) + [focused[-1]["content"]] * n_focus + [prefill] * n_fresh
-        )
+        focus_start = focused[-1]["content"] if n_focus else prefill
+        starts = [prefill] * (k - n_fresh - n_focus) + [focus_start] * n_focus + [prefill] * n_fresh
     else:
         [completions] = ctx.backend.generate([conv], n=k, sampling=sampling, **stream)
         starts = [prefill] * k
