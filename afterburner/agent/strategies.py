@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from afterburner.errors import ConfigError
+from afterburner.prompts import STYLES, PromptStyle
 
 __all__ = ["STRATEGIES", "Strategy", "accept_greedy", "accept_significant", "get_strategy", "score"]
 
@@ -94,9 +95,6 @@ class Strategy:
     """A named way to run the loop: prompts, candidates per round, acceptance, feedback, stop rules."""
 
     name: str
-    system_template: str
-    initial_template: str
-    refine_template: str
     candidates: int  # k per round
     rounds: int  # default max rounds
     accept: Callable[[dict, str], bool]
@@ -105,7 +103,7 @@ class Strategy:
     single_round: bool = False  # all calls in one round (rounds x candidates samples)
     fresh: float = 0.0  # share of each round's candidates written from the problem statement alone
     stop: tuple[str, ...] = ("\n```\n",)  # the closing fence (not an opening ```python): the code is done
-    prefill: bool = False  # start the reply with the fence and the target's signature (`prompts.reply_start`)
+    prompts: PromptStyle = STYLES["default"]  # its templates; whether the reply is prefilled (`reply_start`)
     rewrites: bool = False  # round 1 also tries the mechanical rewrites (`afterburner.agent.rewrites`)
     description: str = ""
 
@@ -113,24 +111,19 @@ class Strategy:
 STRATEGIES: dict[str, Strategy] = {
     "default": Strategy(
         name="default",
-        system_template="system",
-        initial_template="optimize",
-        refine_template="refine",
+        prompts=STYLES["default"],
         candidates=4,
         rounds=4,
         accept=accept_significant,
         feedback="profile",
         fresh=0.5,
-        prefill=True,
         rewrites=True,
         description="k candidates per round (half from the problem statement alone), profile + remedy "
         "feedback, significant gains only, patience; round 1 also tries the mechanical rewrites",
     ),
     "afterburner": Strategy(
         name="afterburner",
-        system_template="afterburner_system",
-        initial_template="afterburner_optimize",
-        refine_template="afterburner_refine",
+        prompts=STYLES["afterburner"],
         candidates=1,
         rounds=4,
         accept=accept_greedy,
@@ -141,16 +134,13 @@ STRATEGIES: dict[str, Strategy] = {
     ),
     "baseline": Strategy(
         name="baseline",
-        system_template="system",
-        initial_template="optimize",
-        refine_template="refine",
+        prompts=STYLES["baseline"],
         candidates=4,
         rounds=4,
         accept=accept_significant,
         feedback="none",
         use_patience=False,
         single_round=True,
-        prefill=True,
         description="no feedback: best of rounds x candidates samples in one round",
     ),
 }
