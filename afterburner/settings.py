@@ -18,7 +18,7 @@ from typing import Any
 
 from afterburner.errors import ConfigError
 
-__all__ = ["GOALS", "Settings", "check_goal"]
+__all__ = ["GOALS", "Settings", "check_goal", "option_name"]
 
 GOALS = ("time", "memory", "both")
 
