@@ -11,15 +11,20 @@ from __future__ import annotations
 import ast
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from afterburner.errors import ConfigError
 from afterburner.program import defined_names
+from afterburner.settings import check_goal
 from afterburner.task import Task, parse_entry_point
 
 __all__ = [
+    "STYLES",
+    "PromptStyle",
     "initial_conversation",
+    "prompt_style",
     "prompts_dir",
     "refine_conversation",
     "render",
@@ -29,7 +34,40 @@ __all__ = [
     "target_source",
 ]
 
-GOALS = ("time", "memory", "both")
+
+@dataclass(frozen=True)
+class PromptStyle:
+    """What a strategy's conversations are made of: its templates (``prompts/NAME.j2``), and whether the
+    reply is prefilled with the code fence and the target's signature (`reply_start`)."""
+
+    system_template: str = "system"
+    initial_template: str = "optimize"
+    refine_template: str = "refine"
+    prefill: bool = True
+
+
+# the prompts of each built-in strategy, by its name (`afterburner.agent.strategies` builds them with these)
+_OURS = PromptStyle()
+STYLES: dict[str, PromptStyle] = {
+    "default": _OURS,
+    "afterburner": PromptStyle(
+        "afterburner_system", "afterburner_optimize", "afterburner_refine", prefill=False
+    ),
+    "baseline": _OURS,
+}
+
+
+def prompt_style(strategy: Any = "default") -> PromptStyle:
+    """The `PromptStyle` of `strategy`: a `Strategy` (which carries its own, as the loop passes it), a
+    `PromptStyle`, or the name of a built-in strategy."""
+    if isinstance(strategy, PromptStyle):
+        return strategy
+    if isinstance(strategy, str):
+        try:
+            return STYLES[strategy]
+        except KeyError:
+            raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(STYLES)}") from None
+    return strategy.prompts
 
 
 def prompts_dir() -> Path:
@@ -172,11 +210,9 @@ def reply_start(task: Task, strategy: Any = "default") -> str:
 
     For strategies with ``prefill``: the code fence, then the target's signature (from the task's own
     code), so that the reply cannot be about anything but the target. "" for
-    strategies without it (the paper's layout is left to the model).
+    strategies without it (the paper's layout is left to the model). `strategy`: see `prompt_style`.
     """
-    from afterburner.agent.strategies import get_strategy
-
-    if not get_strategy(strategy).prefill:
+    if not prompt_style(strategy).prefill:
         return ""
     signature, indent = target_signature(task.code, task.entry_point) if task.code else ("", "")
     text = render("reply_start", signature=signature, indent=indent)
@@ -189,8 +225,7 @@ def _what(entry_point: str) -> str:
 
 
 def _common(task: Task, code: str, goal: str) -> dict[str, Any]:
-    if goal not in GOALS:
-        raise ConfigError(f"goal {goal!r} is not one of {', '.join(GOALS)}")
+    check_goal(goal)
     function_source, context_source = target_source(code, task.entry_point) if code else ("", "")
     return {
         "description": task.description,
@@ -203,10 +238,8 @@ def _common(task: Task, code: str, goal: str) -> dict[str, Any]:
 
 
 def initial_conversation(task: Task, strategy: Any = "default", goal: str = "time") -> list[dict]:
-    """The first round's conversation (system + user) for `strategy` (a name or a `Strategy`)."""
-    from afterburner.agent.strategies import get_strategy
-
-    s = get_strategy(strategy)
+    """The first round's conversation (system + user) for `strategy` (see `prompt_style`)."""
+    s = prompt_style(strategy)
     return [
         {"role": "system", "content": render(s.system_template)},
         {"role": "user", "content": render(s.initial_template, **_common(task, task.code, goal))},
@@ -234,9 +267,7 @@ def refine_conversation(
     ``total``, ``suggested`` (remedy rule ids), ``accepted``, ``speedup`` (vs the best of that time).
     `feedback` is the one-line feedback of the paper's format (used by the ``afterburner`` strategy).
     """
-    from afterburner.agent.strategies import get_strategy
-
-    s = get_strategy(strategy)
+    s = prompt_style(strategy)
     variables = _common(task, best_code, goal)
     variables.update(
         best_is_original=best_is_original,

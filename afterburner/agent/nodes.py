@@ -342,7 +342,7 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
     unique = sorted({c["code"] for c in cands if c["code"] and "status" not in c})
     results: dict[str, dict] = {}
     if unique:
-        workers = ctx.settings.parallel or min(len(unique), _pool_size(ctx.sandbox))
+        workers = min(len(unique), _pool_size(ctx.sandbox))
         pool = ThreadPoolExecutor(max_workers=max(1, workers))
         try:
             futures = {}

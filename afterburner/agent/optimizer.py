@@ -28,30 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from afterburner.agent.limits import ORIGINAL_TIMEOUT_S, with_limits
-from afterburner.agent.state import RunContext, Settings
+from afterburner.agent.state import RunContext
 from afterburner.agent.strategies import Strategy, get_strategy
 from afterburner.errors import BackendError, ConfigError, TaskError
 from afterburner.results import Measurement
+from afterburner.settings import Settings
 from afterburner.task import Task, load_target
 from afterburner.trajectory import TrajectoryWriter
 
-__all__ = ["DEFAULT_OUT_DIR", "EVENTS", "OptimizationResult", "Optimizer", "optimize"]
+__all__ = ["DEFAULT_OUT_DIR", "OptimizationResult", "Optimizer", "optimize"]
 
 DEFAULT_OUT_DIR = "afterburner-runs"
 BEST_FILE = "best.py"
-EVENTS = (
-    "loading_model",
-    "started",
-    "measuring",
-    "original_measured",
-    "round_started",
-    "tokens",
-    "generated",
-    "candidate_evaluated",
-    "best_improved",
-    "round_finished",
-    "finished",
-)
 
 
 @dataclass
@@ -136,7 +124,8 @@ class Optimizer:
 
     ``Optimizer(backend="scripted", replies=[...]).run(task, on_event=lambda name, data: ...)``; events:
     round_started, candidate_evaluated, best_improved, finished (each gets a dict payload).
-    Extra keyword options go to the backend (``get_backend(backend, model=model, **options)``).
+    The loop's settings are `afterburner.settings.Settings` (``settings=``, or its fields as keywords);
+    other keyword options go to the backend (``get_backend(backend, model=model, **options)``).
     """
 
     def __init__(
@@ -145,57 +134,19 @@ class Optimizer:
         backend: Any = "transformers",
         model: str | None = None,
         strategy: str | Strategy = "default",
-        rounds: int | None = None,
-        candidates: int | None = None,
-        patience: int | None = 2,
-        goal: str = "time",
-        target_speedup: float | None = None,
-        time_budget: float | None = None,
-        token_budget: int | None = None,
-        max_new_tokens: int = 512,
-        temperature: float = 0.7,
-        seed: int | None = None,
-        min_gain: float = 0.05,
-        repeats: int | None = None,
-        timeout: float | None = None,
-        memory_limit: int | None = None,
-        rewrites: bool | None = None,
+        settings: Settings | None = None,
         sandbox: Any = None,
         out_dir: str | Path = DEFAULT_OUT_DIR,
         trajectory: str | Path | None = None,
         checkpoint: bool = True,
-        **backend_options: Any,
+        **options: Any,
     ) -> None:
+        """`settings`, and/or any of its fields as a keyword (by name or its ``option`` spelling:
+        ``rounds=3, timeout=5.0, memory_limit=2048``; keywords win over `settings`); the other keywords
+        go to the backend."""
+        chosen, backend_options = Settings.split(options)
         self.strategy = get_strategy(strategy)
-        if goal not in ("time", "memory", "both"):
-            raise ConfigError(f"goal {goal!r} is not one of time, memory, both")
-        for name, value in (("rounds", rounds), ("candidates", candidates)):
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be at least 1, got {value}")
-        for name, value in (("timeout (seconds)", timeout), ("memory_limit (MiB)", memory_limit)):
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name} must be positive, got {value}")
-        rounds = rounds or self.strategy.rounds
-        k = candidates or self.strategy.candidates
-        if self.strategy.single_round:
-            rounds, k = 1, rounds * k
-        self.settings = Settings(
-            goal=goal,
-            rounds=rounds,
-            candidates=k,
-            patience=patience if self.strategy.use_patience else None,
-            target_speedup=target_speedup,
-            time_budget_s=time_budget,
-            token_budget=token_budget,
-            temperature=temperature,
-            max_new_tokens=max_new_tokens,
-            seed=seed,
-            min_gain=min_gain,
-            repeats=repeats,
-            timeout_s=timeout,
-            memory_limit_mib=memory_limit,
-            rewrites=rewrites,
-        )
+        self.settings = (settings or Settings()).with_options(**chosen).resolved(self.strategy)
         self.backend_spec, self.model, self.backend_options = backend, model, backend_options
         self.sandbox = sandbox
         self.out_dir = Path(out_dir)
@@ -237,14 +188,7 @@ class Optimizer:
         """Optimize `task` (or continue the run `resume`, whose task is read from its run.json)."""
         run_id = resume or run_id
         if resume:
-            meta_path = self.run_dir(resume) / "run.json"
-            if not meta_path.is_file():
-                raise ConfigError(f"no run {resume!r} to resume under {self.out_dir}/ (no {meta_path})")
-            meta = json.loads(meta_path.read_text())
-            if task is None:
-                task = Task.from_dict(meta["task"], where=f"run {resume}")
-            self.settings = Settings(**meta["settings"])
-            self.strategy = get_strategy(meta["strategy"])
+            task = self._resume(resume, task)
         if isinstance(task, str):
             raise TaskError("give a Task (see afterburner.load_target) or use optimize(target, tests=...)")
         if task is None:
@@ -259,34 +203,9 @@ class Optimizer:
         run_dir.mkdir(parents=True, exist_ok=True)
         traj_path = self.trajectory_override or run_dir / "trajectory.jsonl"
         if not resume:
-            (run_dir / "run.json").write_text(
-                json.dumps(
-                    {
-                        "run_id": run_id,
-                        "task": task.to_dict(),
-                        "settings": self.settings.to_dict(),
-                        "strategy": self.strategy.name,
-                        "backend": self.backend_name,
-                        "model": self.model,
-                    },
-                    indent=1,
-                    default=repr,
-                )
-            )
-        own_sandbox = self.sandbox is None
-        sandbox = self.sandbox
-        s = self.settings
-        memory = s.memory_limit_mib << 20 if s.memory_limit_mib else None
-        if own_sandbox:  # without a timeout the original runs under a generous one (agent/limits.py)
-            from afterburner.sandbox import Sandbox, SandboxConfig
-
-            limits = {"timeout_s": s.timeout_s or ORIGINAL_TIMEOUT_S}
-            sandbox = Sandbox(SandboxConfig(**limits, **({"memory_bytes": memory} if memory else {})))
-        else:
-            sandbox = with_limits(sandbox, s.timeout_s, memory)
+            self._write_run_json(run_dir, run_id, task)
         with contextlib.ExitStack() as stack:
-            if own_sandbox:
-                stack.enter_context(sandbox)
+            sandbox = self._sandbox(stack)
             writer = stack.enter_context(TrajectoryWriter(traj_path))
             writer.write(
                 "run",
@@ -311,28 +230,69 @@ class Optimizer:
             ctx.emit("started", run_dir=str(run_dir), task=task.name, resumed=bool(resume))
             state, interrupted = self._run_graph(ctx, run_dir, stack)
             result = self._result(ctx, state, interrupted, str(traj_path), str(run_dir))
-            if result.best_code:
-                best_path = run_dir / BEST_FILE
-                best_path.write_text(result.best_code, encoding="utf-8")
-                result.best_path = str(best_path)
-            writer.write(
-                "end",
-                run_id=run_id,
-                status=result.status,
-                stop_reason=result.stop_reason,
-                rounds=result.rounds,
-                best_code=result.best_code,
-                speedup=result.speedup,
-                speedup_ci=list(result.speedup_ci),
-                improved=result.improved,
-                memory_ratio=result.memory_ratio,
-                tokens_used=result.tokens_used,
-                final=state.get("final"),
-                limits=state.get("limits"),
-            )
+            self._finish(writer, run_dir, result, state)
         if interrupted:
             ctx.emit("finished", stop_reason="interrupted", rounds=result.rounds, best_speedup=result.speedup)
         return result
+
+    def _resume(self, run_id: str, task: Task | str | None) -> Task | str | None:
+        """Take the settings and strategy of the run `run_id` from its run.json (and its task, if none)."""
+        meta_path = self.run_dir(run_id) / "run.json"
+        if not meta_path.is_file():
+            raise ConfigError(f"no run {run_id!r} to resume under {self.out_dir}/ (no {meta_path})")
+        meta = json.loads(meta_path.read_text())
+        self.settings = Settings.from_dict(meta["settings"])
+        self.strategy = get_strategy(meta["strategy"])
+        return Task.from_dict(meta["task"], where=f"run {run_id}") if task is None else task
+
+    def _write_run_json(self, run_dir: Path, run_id: str, task: Task) -> None:
+        """run.json: what `resume=run_id` needs to continue the run by its id alone."""
+        meta = {
+            "run_id": run_id,
+            "task": task.to_dict(),
+            "settings": self.settings.to_dict(),
+            "strategy": self.strategy.name,
+            "backend": self.backend_name,
+            "model": self.model,
+        }
+        (run_dir / "run.json").write_text(json.dumps(meta, indent=1, default=repr))
+
+    def _sandbox(self, stack: contextlib.ExitStack) -> Any:
+        """The runs' sandbox under the settings' limits: the one given, or our own (closed by `stack`).
+        Without a timeout the original runs under a generous one (agent/limits.py)."""
+        s = self.settings
+        memory = s.memory_limit_mib << 20 if s.memory_limit_mib else None
+        if self.sandbox is not None:
+            return with_limits(self.sandbox, s.timeout_s, memory)
+        from afterburner.sandbox import Sandbox, SandboxConfig
+
+        limits = {"timeout_s": s.timeout_s or ORIGINAL_TIMEOUT_S}
+        sandbox = Sandbox(SandboxConfig(**limits, **({"memory_bytes": memory} if memory else {})))
+        return stack.enter_context(sandbox)
+
+    def _finish(
+        self, writer: TrajectoryWriter, run_dir: Path, result: OptimizationResult, state: dict
+    ) -> None:
+        """best.py (when there is a best) and the trajectory's end record."""
+        if result.best_code:
+            best_path = run_dir / BEST_FILE
+            best_path.write_text(result.best_code, encoding="utf-8")
+            result.best_path = str(best_path)
+        writer.write(
+            "end",
+            run_id=result.run_id,
+            status=result.status,
+            stop_reason=result.stop_reason,
+            rounds=result.rounds,
+            best_code=result.best_code,
+            speedup=result.speedup,
+            speedup_ci=list(result.speedup_ci),
+            improved=result.improved,
+            memory_ratio=result.memory_ratio,
+            tokens_used=result.tokens_used,
+            final=state.get("final"),
+            limits=state.get("limits"),
+        )
 
     def _run_graph(self, ctx: RunContext, run_dir: Path, stack: contextlib.ExitStack) -> tuple[dict, bool]:
         from afterburner.agent.graph import build_graph

@@ -9,10 +9,11 @@ langgraph's runtime context (``context_schema``), never in the checkpoint.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from afterburner.agent.strategies import Strategy
+from afterburner.settings import Settings  # the one config object (re-exported: agent.state.Settings)
 from afterburner.task import Task
 
 __all__ = ["Candidate", "OptimizerState", "RunContext", "Settings"]
@@ -64,32 +65,6 @@ class OptimizerState(TypedDict, total=False):
     final: dict | None  # Comparison.to_dict(): original vs best, one interleaved run
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Per-run settings (recorded in the trajectory's run record)."""
-
-    goal: str = "time"
-    rounds: int = 4
-    candidates: int = 4
-    patience: int | None = 2
-    target_speedup: float | None = None
-    time_budget_s: float | None = None
-    token_budget: int | None = None
-    temperature: float = 0.7
-    top_p: float = 0.95
-    max_new_tokens: int = 512
-    seed: int | None = None
-    min_gain: float = 0.05
-    repeats: int | None = None  # measurement repeats (None: the sandbox's default)
-    parallel: int | None = None  # candidates evaluated at once (None: min(k, workers))
-    timeout_s: float | None = None  # wall-clock limit of one run (None: picked from the original's runs)
-    memory_limit_mib: int | None = None  # address-space limit of one run (None: the sandbox's)
-    rewrites: bool | None = None  # mechanical candidates in round 1 (None: the strategy's `rewrites`)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 @dataclass
 class RunContext:
     """Live objects for one process running (or resuming) a run. Not checkpointed."""
@@ -103,6 +78,9 @@ class RunContext:
     on_event: Callable[[str, dict], None] | None = None
     run_id: str = ""
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # rounds/candidates left to the strategy are filled in (idempotent)
+        self.settings = self.settings.resolved(self.strategy)
 
     def emit(self, event: str, **payload: Any) -> None:
         if self.on_event is not None:

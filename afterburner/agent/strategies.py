@@ -19,7 +19,8 @@ pure recursion, loop-invariant calls hoisted, ``numba.njit``); the papers' strat
 
 ``default`` and ``baseline`` prefill the reply, where the backend can continue an assistant message,
 with the code fence and the target's signature (`afterburner.prompts.reply_start`), and stop at the
-closing fence; the paper's layout is left to the model and stops at ``</solution>``.
+closing fence; the paper's layout is left to the model and stops at ``</solution>``. Half of
+``default``'s samples of the refine prompt start at the hot statement instead (`afterburner.agent.focus`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass, replace
 
 from afterburner.errors import ConfigError
 from afterburner.metrics import finite, integral_ratio
+from afterburner.prompts import STYLES, PromptStyle
 
 __all__ = ["STRATEGIES", "Strategy", "accept_greedy", "accept_significant", "get_strategy", "score"]
 
@@ -89,9 +91,6 @@ class Strategy:
     """A named way to run the loop: prompts, candidates per round, acceptance, feedback, stop rules."""
 
     name: str
-    system_template: str
-    initial_template: str
-    refine_template: str
     candidates: int  # k per round
     rounds: int  # default max rounds
     accept: Callable[[dict, str], bool]
@@ -100,7 +99,7 @@ class Strategy:
     single_round: bool = False  # all calls in one round (rounds x candidates samples)
     fresh: float = 0.0  # share of each round's candidates written from the problem statement alone
     stop: tuple[str, ...] = ("\n```\n",)  # the closing fence (not an opening ```python): the code is done
-    prefill: bool = False  # start the reply with the fence and the target's signature (`prompts.reply_start`)
+    prompts: PromptStyle = STYLES["default"]  # its templates; whether the reply is prefilled (`reply_start`)
     focus: float = 0.0  # share of the refine prompt's samples prefilled up to the hot statement (agent.focus)
     rewrites: bool = False  # round 1 also tries the mechanical rewrites (`afterburner.agent.rewrites`)
     description: str = ""
@@ -109,15 +108,12 @@ class Strategy:
 STRATEGIES: dict[str, Strategy] = {
     "default": Strategy(
         name="default",
-        system_template="system",
-        initial_template="optimize",
-        refine_template="refine",
+        prompts=STYLES["default"],
         candidates=4,
         rounds=4,
         accept=accept_significant,
         feedback="profile",
         fresh=0.5,
-        prefill=True,
         focus=0.5,
         rewrites=True,
         description="k candidates per round (half from the problem statement alone, half of the rest "
@@ -126,9 +122,7 @@ STRATEGIES: dict[str, Strategy] = {
     ),
     "afterburner": Strategy(
         name="afterburner",
-        system_template="afterburner_system",
-        initial_template="afterburner_optimize",
-        refine_template="afterburner_refine",
+        prompts=STYLES["afterburner"],
         candidates=1,
         rounds=4,
         accept=accept_greedy,
@@ -146,6 +140,7 @@ STRATEGIES["baseline"] = replace(
     use_patience=False,
     single_round=True,
     fresh=0.0,
+    focus=0.0,
     rewrites=False,
     description="no feedback: best of rounds x candidates samples in one round",
 )

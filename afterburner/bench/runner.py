@@ -31,6 +31,7 @@ from afterburner.bench.evaluate import CodeCache, TaskRecord, evaluate_code
 from afterburner.bench.replay import REPLAY_KINDS, is_replay, replay_backend
 from afterburner.errors import AfterburnerError, ConfigError
 from afterburner.metrics import DEFAULT_THRESHOLD, DEFAULT_TOLERANCE, Aggregate, Point, aggregate, round_curve
+from afterburner.settings import Settings
 from afterburner.suite import BrokenTask, Suite, load_suite, validate_suite
 from afterburner.task import Task
 
@@ -65,12 +66,14 @@ class BenchSettings:
             raise ConfigError("give at least one --strategy")
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1 (got {self.workers})")
-        for name, v in (("rounds", self.rounds), ("candidates", self.candidates), ("repeats", self.repeats)):
-            if v is not None and v < 1:
-                raise ConfigError(f"--{name} must be at least 1 (got {v})")
-        for name, v in (("timeout", self.timeout), ("memory-limit", self.memory_limit)):
-            if v is not None and not v > 0:
-                raise ConfigError(f"--{name} must be positive (got {v})")
+        Settings().with_options(  # the optimizer's own checks of the settings it is given
+            rounds=self.rounds,
+            candidates=self.candidates,
+            repeats=self.repeats,
+            min_gain=self.min_gain,
+            timeout=self.timeout,
+            memory_limit=self.memory_limit,
+        )
 
     def combos(self) -> list[tuple[str, str]]:
         return [(s, model_label(m)) for m in self.models for s in self.strategies]

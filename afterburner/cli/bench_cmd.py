@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from afterburner.cli.executor_args import add_executor_args, open_executor
-from afterburner.cli.measure_cmd import add_limit_args, add_sandbox_arg, open_sandbox
-from afterburner.cli.options import add_renamed
+from afterburner.cli.measure_cmd import add_sandbox_arg, open_sandbox
+from afterburner.cli.options import add_renamed, add_settings_args
 from afterburner.errors import ConfigError
 
 
@@ -47,16 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="transformers",
         help="transformers, vllm, openai or scripted (default: %(default)s)",
     )
-    p.add_argument(
-        "--rounds", type=int, default=None, help="optimizer rounds (default: the strategy's, 4 for each)"
-    )
-    p.add_argument(
-        "--candidates",
-        type=int,
-        default=None,
-        help="candidates per round (default: the strategy's: default 4, afterburner 1, baseline 4 x rounds "
-        "in one round)",
-    )
+    add_settings_args(p, ("rounds", "candidates"))  # as optimize spells them
     p.add_argument(
         "--limit", type=int, default=None, help="only the first N tasks of the suite (default: all)"
     )
@@ -85,13 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--resume", action="store_true", help="continue --results-dir, skipping the finished records"
     )
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
-    p.add_argument(
-        "--repeats",
-        type=int,
-        default=None,
-        help="timing repeats of every measurement (default: the sandbox's adaptive count, 5 to 30)",
-    )
-    add_limit_args(p)
+    add_settings_args(p, ("repeats", "timeout", "memory_limit"))
     p.add_argument(
         "--min-speedup", type=float, default=1.1, help="the significant-speedup bar (default: %(default)s)"
     )

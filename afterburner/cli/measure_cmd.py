@@ -58,24 +58,6 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
 
 
-def add_limit_args(p: argparse.ArgumentParser) -> None:
-    """``--timeout`` and ``--memory-limit`` of the loop commands (optimize, bench): unset picks them
-    from the original's run time."""
-    p.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="wall-clock limit of one sandbox run (all the tests' or the workload's inputs) (default: the "
-        "original runs under 300 s, then every run under max(10 s, 5 x the original's longest run))",
-    )
-    p.add_argument(
-        "--memory-limit",
-        type=int,
-        metavar="MIB",
-        help="address-space limit of one sandbox run, MiB (default: 4096)",
-    )
-
-
 def add_sandbox_arg(p: argparse.ArgumentParser) -> None:
     """``--sandbox`` (also spelled ``--isolation``): where candidate code runs."""
     p.add_argument(

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from afterburner.cli.measure_cmd import add_input_args, add_limit_args, add_sandbox_arg, open_sandbox
-from afterburner.cli.options import add_renamed
+from afterburner.cli.measure_cmd import add_input_args, add_sandbox_arg, open_sandbox
+from afterburner.cli.options import add_renamed, add_settings_args, settings_from_args
 from afterburner.errors import ConfigError, TaskError
 from afterburner.project import atomic_write
 from afterburner.trajectory import json_safe
@@ -29,7 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from afterburner.agent.strategies import STRATEGIES
     from afterburner.llm.base import DEFAULT_MODEL
 
-    st = STRATEGIES
     p = subparsers.add_parser(
         "optimize",
         help="make a function faster with a language model, and prove it",
@@ -59,88 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--strategy",
         default="default",
-        choices=tuple(st),
+        choices=tuple(STRATEGIES),
         help="default: ours (k candidates per round, half written from the problem statement, profile and "
         "remedy feedback, significant gains only, patience); afterburner: the paper's loop (one candidate "
         "per round, one-line feedback, greedy); baseline: best of rounds x candidates samples in one round, "
         "no feedback (default: %(default)s)",
     )
-    looped = [(name, x) for name, x in st.items() if not x.single_round]
-    single = [name for name, x in st.items() if x.single_round]
-    one_round = f"; {', '.join(single)}: all rounds x candidates samples in one round" if single else ""
-    p.add_argument(
-        "--rounds",
-        type=int,
-        help="maximum rounds (default: the strategy's: "
-        + ", ".join(f"{name} {x.rounds}" for name, x in looped)
-        + one_round
-        + ")",
-    )
-    p.add_argument(
-        "--candidates",
-        type=int,
-        help="candidates per round (default: the strategy's: "
-        + ", ".join(f"{name} {st[name].candidates}" for name in st)
-        + one_round
-        + ")",
-    )
-    p.add_argument(
-        "--patience",
-        type=int,
-        default=2,
-        help="stop after P rounds in which correct new code was measured and none was significantly faster "
-        "(default: %(default)s; the afterburner and baseline strategies do not use it)",
-    )
-    p.add_argument(
-        "--goal",
-        default="time",
-        choices=("time", "memory", "both"),
-        help="what to make smaller: CPU time, peak memory, or both (default: %(default)s)",
-    )
-    p.add_argument(
-        "--target-speedup",
-        type=float,
-        help="stop once the best is this many times faster (default: no target)",
-    )
-    p.add_argument(
-        "--time-budget", type=float, help="stop after this many seconds of work (default: no budget)"
-    )
-    p.add_argument(
-        "--token-budget",
-        type=int,
-        help="stop after this many tokens, prompts and completions (default: no budget)",
-    )
-    p.add_argument(
-        "--max-new-tokens",
-        type=int,
-        default=512,
-        help="at most this many new tokens per reply (default: %(default)s)",
-    )
-    p.add_argument(
-        "--temperature",
-        type=float,
-        default=0.7,
-        help="sampling temperature; 0 decodes greedily (default: %(default)s)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        help="seed of the sampling, for repeatable replies (round r uses SEED + r) (default: none: new "
-        "replies every run)",
-    )
-    p.add_argument(
-        "--repeats",
-        type=int,
-        help="timed runs per measurement (default: adaptive, 5 to 30 runs, about 1.5 s of CPU time)",
-    )
-    p.add_argument(
-        "--rewrites",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="also try mechanical rewrites of the original in round 1 (functools.cache, hoisted invariant "
-        "calls, numba.njit) (default: on for the default strategy, off for afterburner and baseline)",
-    )
-    add_limit_args(p)
+    add_settings_args(p)  # --rounds ... --memory-limit: one flag per field of afterburner.settings.Settings
     add_sandbox_arg(p)
     p.add_argument(
         "--replies", help="scripted backend: a JSON/YAML file of replies, same as --model (default: none)"
@@ -265,21 +189,8 @@ def optimizer_from_args(args: argparse.Namespace, sandbox: Any) -> Any:
         backend=args.backend,
         model=model,
         strategy=args.strategy,
-        rounds=args.rounds,
-        candidates=args.candidates,
-        patience=args.patience,
-        goal=args.goal,
-        target_speedup=args.target_speedup,
-        time_budget=args.time_budget,
-        token_budget=args.token_budget,
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        seed=args.seed,
-        repeats=args.repeats,
+        settings=settings_from_args(args),
         sandbox=sandbox,
-        timeout=args.timeout,
-        memory_limit=args.memory_limit,
-        rewrites=getattr(args, "rewrites", None),
         out_dir=args.runs_dir,
     )
 

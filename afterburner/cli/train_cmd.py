@@ -13,7 +13,7 @@ import json
 import sys
 
 from afterburner.cli.executor_args import add_executor_args, open_executor
-from afterburner.cli.options import add_renamed
+from afterburner.cli.options import add_renamed, add_settings_args
 from afterburner.errors import ConfigError
 
 
@@ -58,10 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("default", "afterburner", "baseline"),
         help="the optimizer's strategy (default: %(default)s)",
     )
-    c.add_argument("--rounds", type=int, default=None, help="optimizer rounds (default: the strategy's)")
-    c.add_argument(
-        "--candidates", type=int, default=None, help="candidates per round (default: the strategy's)"
-    )
+    add_settings_args(c, ("rounds", "candidates"))  # as optimize spells them
     c.add_argument("--no-validate", action="store_true", help="do not drop tasks whose own code fails")
     add_executor_args(c, per_node="--jobs")
     c.set_defaults(func=_collect)

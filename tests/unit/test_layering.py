@@ -21,6 +21,8 @@ FORBIDDEN = {
         "afterburner.suite", "afterburner.report",
     ),
     "afterburner.llm": ("afterburner.agent", "afterburner.bench", "afterburner.cli", "afterburner.sandbox"),
+    "afterburner.settings": ("afterburner.agent", "afterburner.bench", "afterburner.cli", "afterburner.prompts"),
+    "afterburner.prompts": ("afterburner.agent", "afterburner.bench", "afterburner.cli"),
     "afterburner.agent": ("afterburner.bench", "afterburner.cli"),
     "afterburner.bench": ("afterburner.cli",),
 }  # fmt: skip
