@@ -10,6 +10,7 @@
 #   SUITE=real benchmarks/headline.sh # the real-code suite, into benchmarks/results/real-headline/
 #   MODEL=Qwen/Qwen2.5-Coder-1.5B-Instruct SUITE=real OUT=benchmarks/results/real-headline-1.5b benchmarks/headline.sh
 #   SHARDS=2 benchmarks/headline.sh   # two processes side by side, each pinned to one core (taskset)
+#   SUITE=real benchmarks/headline.sh --report   # run nothing: the report of the records so far
 #
 # The results live in the repository (benchmarks/results/dev-headline/), so a run stopped at the end of
 # one session is continued by the next one with the same command: finished (task, strategy) records are

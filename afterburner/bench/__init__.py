@@ -10,6 +10,14 @@ The metrics are defined in `afterburner.metrics` and docs/benchmarks.md.
 """
 
 from afterburner.bench.evaluate import TaskRecord, evaluate_code
-from afterburner.bench.runner import BenchReport, BenchSettings, read_records, run_bench
+from afterburner.bench.runner import BenchReport, BenchSettings, read_records, report_bench, run_bench
 
-__all__ = ["BenchReport", "BenchSettings", "TaskRecord", "evaluate_code", "read_records", "run_bench"]
+__all__ = [
+    "BenchReport",
+    "BenchSettings",
+    "TaskRecord",
+    "evaluate_code",
+    "read_records",
+    "report_bench",
+    "run_bench",
+]

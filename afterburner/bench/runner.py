@@ -540,6 +540,18 @@ def _sum_rewrite_outcomes(records: list[TaskRecord]) -> dict[str, dict[str, int]
     return total
 
 
+def report_bench(suite: Suite | str | Path, out_dir: str | Path, settings: BenchSettings) -> BenchReport:
+    """The report (results.json, summary.md, plots) of the records already in `out_dir`, running nothing:
+    for a run stopped part way, or shards that ended without a last combined run."""
+    if not isinstance(suite, Suite):
+        suite = load_suite(suite, with_solution=settings.with_solution)
+    out = Path(out_dir)
+    if not (out / "results.jsonl").exists():
+        raise ConfigError(f"{str(out)!r} has no results.jsonl: there is nothing to report")
+    done = _prepare_out(out, settings, suite, resume=True)
+    return finish_report(suite, out, settings, done, resumed=len(done))
+
+
 def finish_report(
     suite: Suite,
     out: Path,

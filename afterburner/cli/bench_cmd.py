@@ -75,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resume", action="store_true", help="continue --results-dir, skipping the finished records"
     )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="run nothing: write the report of the records already in --results-dir (a run stopped part "
+        "way); give the run's own settings",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     add_settings_args(p, ("repeats", "timeout", "memory_limit"))
     p.add_argument(
@@ -91,11 +97,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from afterburner.bench import BenchSettings, run_bench
+    from afterburner.bench import BenchSettings, report_bench, run_bench
     from afterburner.suite import load_suite
 
-    if args.resume and not args.results_dir:
-        raise ConfigError("--resume needs --results-dir DIR (the folder of the run to continue)")
+    for flag, given in (("--resume", args.resume), ("--report", args.report)):
+        if given and not args.results_dir:
+            raise ConfigError(f"{flag} needs --results-dir DIR (the folder of the run)")
     settings = BenchSettings(
         strategies=tuple(dict.fromkeys(args.strategy or ["default"])),
         models=tuple(dict.fromkeys(args.model or [None])),
@@ -115,16 +122,19 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--shard needs --results-dir DIR (the folder all the shards share)")
     suite = load_suite(args.suite, limit=args.limit, with_solution=args.with_solution)
     out = Path(args.results_dir or f"bench-runs/{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    sandbox = open_sandbox(args)
-    executor = open_executor(args, per_node=args.workers)
-    try:
-        report = run_bench(
-            suite, out, settings, resume=args.resume, shard=shard, sandbox=sandbox,
-            progress=not args.no_progress, executor=executor,
-        )  # fmt: skip
-    finally:
-        if executor is not None:
-            executor.close()
+    if args.report:
+        report = report_bench(suite, out, settings)
+    else:
+        sandbox = open_sandbox(args)
+        executor = open_executor(args, per_node=args.workers)
+        try:
+            report = run_bench(
+                suite, out, settings, resume=args.resume, shard=shard, sandbox=sandbox,
+                progress=not args.no_progress, executor=executor,
+            )  # fmt: skip
+        finally:
+            if executor is not None:
+                executor.close()
     for b in report.broken:
         print(f"afterburner: broken task {b.where}: {b.reason}", file=sys.stderr)
     if args.json:

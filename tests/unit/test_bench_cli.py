@@ -10,6 +10,7 @@ from afterburner.cli import main
     [
         (["bench", "no/such/suite"], "suite 'no/such/suite' does not exist"),
         (["bench", "SUITE", "--resume"], "--resume needs --results-dir"),
+        (["bench", "SUITE", "--report"], "--report needs --results-dir"),
         (["bench", "SUITE", "--strategy", "fastest"], "unknown strategy 'fastest'"),
         (["bench", "SUITE", "--model", "replay:reference"], "use it with --backend scripted"),
         (["bench", "SUITE", "--backend", "scripted", "--model", "replay:magic"], "unknown replay model"),
@@ -22,7 +23,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
     suite.mkdir()
     (suite / "t.yaml").write_text("name: t\nentry_point: f\ncode: 'def f(): return 1'\n")
     argv = [str(suite) if a == "SUITE" else a for a in argv] + ["--results-dir", str(tmp_path / "out")] * (
-        "--resume" not in argv
+        "--resume" not in argv and "--report" not in argv
     )
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

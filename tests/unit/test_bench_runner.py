@@ -297,3 +297,21 @@ def test_progress_gives_a_line_per_record_and_passes_the_display_to_the_optimize
     assert [ln.split(": ", 2)[1] for ln in err[1:]] == [f"t{i} [fast / replay:reference]" for i in (1, 2, 3)]
     assert err[1].startswith("bench 1/3: ") and "x the starting code (2 rounds, " in err[1]
     assert not any("generating" in ln for ln in err)  # a task's own events stay on the status line
+
+
+def test_report_writes_the_summary_of_a_stopped_run_without_running_anything(suite_dir, tmp_path):
+    from afterburner.bench import report_bench
+
+    out = tmp_path / "out"
+    run_bench(
+        suite_dir, out, settings("fast", "same"), limit=2, sandbox=FakeSandbox(), optimize=FakeOptimize(),
+        progress=False,
+    )  # fmt: skip
+    (out / "summary.md").unlink()
+    report = report_bench(suite_dir, out, settings("fast", "same"))
+    assert len(report.records) == 4 and report.aggregates["fast"].n == 2  # the records there, nothing new
+    assert "| fast | 2 |" in (out / "summary.md").read_text()
+    with pytest.raises(ConfigError, match="different"):
+        report_bench(suite_dir, out, settings("fast", "same", rounds=5))  # not the run's settings
+    with pytest.raises(ConfigError, match="nothing to report"):
+        report_bench(suite_dir, tmp_path / "empty", settings("fast"))
