@@ -66,14 +66,18 @@ class BenchSettings:
             raise ConfigError("give at least one --strategy")
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1 (got {self.workers})")
-        Settings().with_options(  # the optimizer's own checks of the settings it is given
-            rounds=self.rounds,
-            candidates=self.candidates,
-            repeats=self.repeats,
-            min_gain=self.min_gain,
-            timeout=self.timeout,
-            memory_limit=self.memory_limit,
-        )
+        Settings().with_options(**self.optimizer_options())  # the optimizer's own checks of them
+
+    def optimizer_options(self) -> dict[str, Any]:
+        """The settings every optimizer run of the bench is given (`afterburner.Settings` fields)."""
+        return {
+            "rounds": self.rounds,
+            "candidates": self.candidates,
+            "repeats": self.repeats,
+            "min_gain": self.min_gain,
+            "timeout": self.timeout,
+            "memory_limit": self.memory_limit,
+        }
 
     def combos(self) -> list[tuple[str, str]]:
         return [(s, model_label(m)) for m in self.models for s in self.strategies]
@@ -430,12 +434,7 @@ def _run_one(
             task,
             backend=backend,
             strategy=strategy,
-            rounds=settings.rounds,
-            candidates=settings.candidates,
-            min_gain=settings.min_gain,
-            repeats=settings.repeats,
-            timeout=settings.timeout,
-            memory_limit=settings.memory_limit,
+            **settings.optimizer_options(),
             sandbox=sandbox,
             trajectory=str(traj),
             out_dir=str(out / "runs"),
