@@ -91,12 +91,12 @@ def extract_code(text: str, entry_point: str | None = None, prefill: str = "") -
 def _solution_blocks(text: str) -> list[_Block]:
     blocks: list[_Block] = []
     for m in _SOLUTION_RE.finditer(text):
-        body = m.group("body")
+        body, closed = m.group("body"), bool(m.group("close"))
         fenced = _fenced_blocks(body)
-        if fenced:
-            blocks += [_Block(b.code, b.complete and bool(m.group("close")), "solution") for b in fenced]
-        elif body.strip():
-            blocks.append(_Block(body.strip("\n"), bool(m.group("close")), "solution"))
+        blocks += [_Block(b.code, b.complete and closed, "solution") for b in fenced]
+        head = re.split(r"^```", body, maxsplit=1, flags=re.M)[0]  # unfenced code up to a stray fence
+        if head.strip() and (not fenced or _parses(head)):
+            blocks.append(_Block(head.strip("\n"), closed, "solution"))
     return blocks
 
 

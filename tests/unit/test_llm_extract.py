@@ -40,6 +40,13 @@ def test_solution_tag_without_fence():
     assert ex.ok and ast.parse(ex.code) and "seen = {}" in ex.code
 
 
+def test_unfenced_solution_ends_at_a_stray_closing_fence():
+    # the 0.5B model in the paper's layout: no opening fence, a closing one, then more prose
+    text = f"<thinking>Use a dict.</thinking>\n<solution>\n{TWO_SUM}```\n<description>A dict.</description>"
+    ex = extract_code(text, "Solution().twoSum")
+    assert ex.ok and ex.code.strip() == TWO_SUM.strip()
+
+
 def test_several_blocks_pick_the_one_defining_the_entry_point():
     helper = "def helper(x):\n    return x\n"
     usage = "print(Solution().twoSum([2, 7], 9))\n"
