@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import statistics
 import threading
 from collections import OrderedDict
@@ -135,7 +136,11 @@ class Sandbox:
             "cpu_time_s": res.get("cpu", 0.0),
             "stdout_tail": res.get("stdout_tail", "")[-500:],
         }
-        details: dict[str, Any] = {"check_mode": prep.check_mode, "isolation": self.isolation}
+        details: dict[str, Any] = {
+            "check_mode": prep.check_mode,
+            "isolation": self.isolation,
+            "code_key": self._code_key(task, code),  # what `_checked` matches a given result by
+        }
         n_total = len(reprs) + (1 if prep.check_mode == "direct" else 0)
         if res["status"] != "ok":
             status = failed_status(res)
@@ -279,6 +284,31 @@ class Sandbox:
         with ThreadPoolExecutor(max_workers=self.pool.size) as ex:
             return list(ex.map(lambda c: self.check(task, c), codes))
 
+    def _code_key(self, task: Task, code: str) -> str:
+        """Names `code` on this task, its inputs and seed: a check result carries it in its details."""
+        return hashlib.sha256(f"{self._fingerprint(task)}\0{code}".encode()).hexdigest()[:32]
+
+    def _reusable(self, task: Task, code: str, checked: CheckResult | None) -> bool:
+        """`checked` is a passed check of this very code on this task (so its digest holds)."""
+        return (
+            checked is not None
+            and checked.passed
+            and isinstance(checked.details.get("digest"), str)
+            and checked.details.get("code_key") == self._code_key(task, code)
+        )
+
+    def _checked(self, task: Task, codes: list[str], given: list[CheckResult | None]) -> list[CheckResult]:
+        """The check of each code: the given result where it is a passed one of that code, else a new
+        check (the missing ones in parallel)."""
+        missing = [
+            i for i, (c, g) in enumerate(zip(codes, given, strict=True)) if not self._reusable(task, c, g)
+        ]
+        if len(missing) > 1:
+            fresh = dict(zip(missing, self.check_many(task, [codes[i] for i in missing]), strict=True))
+        else:
+            fresh = {i: self.check(task, codes[i]) for i in missing}
+        return [fresh[i] if i in fresh else g for i, g in enumerate(given)]
+
     def run_calls(self, task: Task, code: str | None = None) -> CallOutputs:
         """The outputs of `code` (default: the task's own) on the task's test cases, decoded, in order,
         and the run's CPU time: for questions about the task itself (is the original deterministic on
@@ -340,6 +370,7 @@ class Sandbox:
         profile: bool = False,
         instructions: bool = False,
         on_run: RunCallback | None = None,
+        checked: CheckResult | None = None,
     ) -> Measurement:
         """CPU time over the workload (repeated), peak memory, memory-time integral, profile.
 
@@ -347,9 +378,10 @@ class Sandbox:
         ``wait4`` rusage: it includes executing the module and serializing the outputs, the same work for
         every candidate. The memory/profile numbers come from one separate run (tracing slows code down).
         `on_run(n, at_most)` is called after each timed run (`at_most`: `repeats`, or the adaptive maximum).
+        `checked`: the code's passed `check` result, if the caller has one (it is not checked again).
         """
         code = task.code if code is None else code
-        chk = self.check(task, code)
+        [chk] = self._checked(task, [code], [checked])
         if not chk.passed:
             return Measurement(chk.status, failure=chk.failure, details={"check": chk.to_dict()})
         prep = self._prepare(task)
@@ -445,11 +477,14 @@ class Sandbox:
         repeats: int | None = None,
         min_gain: float = 0.05,
         on_run: RunCallback | None = None,
+        checked_a: CheckResult | None = None,
+        checked_b: CheckResult | None = None,
     ) -> Comparison:
         """A (baseline) against B, timed interleaved A B A B ... on one worker; speedup = median A / median B.
 
-        `on_run(n, at_most)` is called after each timed pair A B."""
-        ca, cb = self.check_many(task, [code_a, code_b])
+        `on_run(n, at_most)` is called after each timed pair A B. `checked_a`, `checked_b`: passed `check`
+        results of A and B the caller has (a side with one is not checked again)."""
+        ca, cb = self._checked(task, [code_a, code_b], [checked_a, checked_b])
         prep = self._prepare(task)
         if not (ca.passed and cb.passed):
             ma = Measurement(ca.status, failure=ca.failure, details={"check": ca.to_dict()})
