@@ -29,6 +29,7 @@ from afterburner.errors import AfterburnerError, TaskError
 from afterburner.llm.extract import code_from_reply
 from afterburner.metrics import finite
 from afterburner.prompts import initial_conversation, refine_conversation, render, render_remedy, reply_start
+from afterburner.results import CheckResult, Comparison, Profile
 
 __all__ = ["evaluate", "finish", "generate", "measure_original", "refine", "route", "select"]
 
@@ -85,15 +86,22 @@ def _run_progress(ctx: RunContext, what: str, **where: Any) -> dict:
     return {"on_run": on_run}
 
 
-def _measure_profiled(ctx: RunContext, code: str, **progress: Any) -> Any:
-    """Measure with a profile (for the feedback); if profiling itself fails, measure without it."""
+def _check_of(d: dict | None) -> CheckResult | None:
+    """A check result kept in the state (`CheckResult.to_dict`), as the sandbox takes it back."""
+    return CheckResult.from_dict(d) if d else None
+
+
+def _measure_profiled(ctx: RunContext, code: str, checked: CheckResult | None, **progress: Any) -> Any:
+    """Measure `code` (whose passed check is `checked`) with a profile, for the feedback; if profiling
+    itself fails, measure without it."""
+    reps = ctx.settings.repeats
     try:
-        return ctx.sandbox.measure(ctx.task, code, repeats=ctx.settings.repeats, profile=True, **progress)
+        return ctx.sandbox.measure(ctx.task, code, repeats=reps, profile=True, checked=checked, **progress)
     except (KeyboardInterrupt, AfterburnerError):
         raise
     except Exception as e:  # the profiler is a nice-to-have: the loop goes on without hot lines
         log.warning("profiling failed (%s: %s); measuring without a profile", type(e).__name__, e)
-        return ctx.sandbox.measure(ctx.task, code, repeats=ctx.settings.repeats, profile=False, **progress)
+        return ctx.sandbox.measure(ctx.task, code, repeats=reps, profile=False, checked=checked, **progress)
 
 
 def measure_original(state: OptimizerState, runtime: Any) -> dict:
@@ -101,7 +109,7 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
     ctx = _ctx(runtime)
     t0 = time.monotonic()
     task, s = ctx.task, ctx.settings
-    baseline = limits = None
+    baseline = limits = original_check = None
     if task.code:
         check = check_original(ctx.sandbox, task)  # a limit that stops it: an error naming the option
         if not check.passed:
@@ -110,7 +118,8 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
                 f"the original code fails its own tests ({check.status.value}{': ' + why if why else ''}); "
                 "there is nothing to preserve: fix the code or the tests first"
             )
-        m = _measure_profiled(ctx, task.code, **_run_progress(ctx, "original"))
+        original_check = check.to_dict()
+        m = _measure_profiled(ctx, task.code, check, **_run_progress(ctx, "original"))
         if not m.ok:
             if m.status.value in ("timeout", "memory_exceeded"):
                 error = m.failure.error if m.failure else ""
@@ -136,9 +145,11 @@ def measure_original(state: OptimizerState, runtime: Any) -> dict:
         "fresh_conversation": fresh,
         "candidates": [],
         "baseline": baseline,
+        "original_check": original_check,
         "limits": limits,
         "best_code": task.code,
         "best": baseline,
+        "best_check": original_check,
         "best_round": 0,
         "best_speedup": 1.0,
         "rounds_best_code": [],
@@ -269,8 +280,11 @@ def _prefilled(conversation: list[dict] | None, prefill: str) -> list[dict] | No
     return [*conversation, {"role": "assistant", "content": prefill}]
 
 
-def _evaluate_code(ctx: RunContext, best_code: str, code: str, progress: dict | None = None) -> dict:
-    """Correctness first, then (if correct) an interleaved comparison against the current best."""
+def _evaluate_code(
+    ctx: RunContext, best_code: str, best_check: CheckResult | None, code: str, progress: dict | None = None
+) -> dict:
+    """Correctness first, then (if correct) an interleaved comparison against the current best, whose
+    passed check is `best_check`: neither side is checked again."""
     task, s = ctx.task, ctx.settings
     check = ctx.sandbox.check(task, code)
     out: dict[str, Any] = {
@@ -286,18 +300,24 @@ def _evaluate_code(ctx: RunContext, best_code: str, code: str, progress: dict | 
     if not check.passed:
         return out
     if not best_code:  # written from a description: measured alone, the fastest correct one wins
-        m = ctx.sandbox.measure(task, code, repeats=s.repeats, **(progress or {}))
+        m = ctx.sandbox.measure(task, code, repeats=s.repeats, checked=check, **(progress or {}))
         out.update(status=m.status.value, measurement=m.to_dict(), acceptable=m.ok)
         return out
     cmp = ctx.sandbox.compare(
-        task, best_code, code, repeats=s.repeats, min_gain=s.min_gain, **(progress or {})
+        task,
+        best_code,
+        code,
+        repeats=s.repeats,
+        min_gain=s.min_gain,
+        checked_a=best_check,
+        checked_b=check,
+        **(progress or {}),
     )
-    cmp_d = cmp.to_dict()
-    out["comparison"] = cmp_d
+    out["comparison"] = cmp.to_dict()
     if not cmp.b.ok:
         out.update(status=cmp.b.status.value, failure=cmp.b.failure.short() if cmp.b.failure else "")
         return out
-    out["acceptable"] = bool(ctx.strategy.accept(cmp_d, s.goal))
+    out["acceptable"] = bool(ctx.strategy.accept(cmp, s.goal))
     return out
 
 
@@ -315,6 +335,7 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
     ctx = _ctx(runtime)
     t0 = time.monotonic()
     task, best_code, rnd = ctx.task, state["best_code"], state["round"]
+    best_check = _check_of(state.get("best_check"))  # None in a checkpoint of before it was kept
     cands = [dict(c) for c in state["candidates"]]
     for c in cands:
         if c.get("origin", "model") != "model":
@@ -349,7 +370,7 @@ def evaluate(state: OptimizerState, runtime: Any) -> dict:
             for code in unique:
                 first = min(c["index"] for c in cands if c["code"] == code)
                 where = _run_progress(ctx, "candidate", round=rnd, index=first, candidates=len(cands))
-                futures[pool.submit(_evaluate_code, ctx, best_code, code, where)] = code
+                futures[pool.submit(_evaluate_code, ctx, best_code, best_check, code, where)] = code
             for fut in as_completed(futures):
                 code = futures[fut]
                 results[code] = fut.result()
@@ -392,7 +413,7 @@ def _model_k(cands: list[dict]) -> int:
 
 def _candidate_score(c: dict, goal: str) -> float:
     if c.get("comparison"):
-        return score(c["comparison"], goal)
+        return score(Comparison.from_dict(c["comparison"]), goal)
     med = _median(c.get("measurement"))
     return 1.0 / med if med else 0.0
 
@@ -411,14 +432,18 @@ def select(state: OptimizerState, runtime: Any) -> dict:
     if winner is not None:
         for c in cands:
             c["accepted"] = c["index"] == winner["index"]
-        m = _measure_profiled(ctx, winner["code"], **_run_progress(ctx, "best", round=rnd))
-        best = m.to_dict() if m.ok else (winner.get("comparison") or {}).get("b") or winner.get("measurement")
+        best = _winner_figures(ctx, winner, rnd)
         est = _ratio(_median(state.get("baseline")), _median(best))
         if est is None and winner.get("comparison"):
             est = best_speedup * (winner["comparison"].get("speedup") or 1.0)
         best_speedup = est if est is not None else best_speedup
         update.update(
-            best_code=winner["code"], best=best, best_round=rnd, best_speedup=best_speedup, no_improve=0
+            best_code=winner["code"],
+            best=best,
+            best_check=winner.get("check"),
+            best_round=rnd,
+            best_speedup=best_speedup,
+            no_improve=0,
         )
     else:
         for c in cands:
@@ -506,6 +531,17 @@ def select(state: OptimizerState, runtime: Any) -> dict:
     return update
 
 
+def _winner_figures(ctx: RunContext, winner: dict, rnd: int) -> dict | None:
+    """The new best's measurement: the B side of the comparison that accepted it (or its measurement,
+    measured alone), measured again only when the feedback needs a profile those figures lack."""
+    best = (winner.get("comparison") or {}).get("b") or winner.get("measurement")
+    if best and (best.get("profile") or ctx.strategy.feedback != "profile"):
+        return best
+    where = _run_progress(ctx, "best", round=rnd)
+    m = _measure_profiled(ctx, winner["code"], _check_of(winner.get("check")), **where)
+    return m.to_dict() if m.ok else best
+
+
 def _prompt_of(state: OptimizerState, c: dict) -> list[dict] | None:
     """The prompt a candidate answered (None for a mechanical rewrite: it answered none)."""
     if c.get("origin", "model") != "model":
@@ -559,12 +595,6 @@ def _paper_feedback(c: dict | None) -> tuple[str, str]:
     ).strip()
 
 
-def _profile(d: dict | None) -> Any:
-    from afterburner.results import Profile
-
-    return Profile.from_dict(d)
-
-
 def refine(state: OptimizerState, runtime: Any) -> dict:
     """Build the next round's prompt from measured feedback on the best code so far."""
     ctx = _ctx(runtime)
@@ -586,7 +616,7 @@ def _profile_conversation(
 ) -> dict:
     """The prompt with measured feedback on `best_code`: hot lines, remedies, failures, history."""
     task, s, strategy = ctx.task, ctx.settings, ctx.strategy
-    profile = _profile(best.get("profile"))
+    profile = Profile.from_dict(best.get("profile"))
     remedies = find_remedies(best_code, profile.lines, use_ruff=True, calls=profile.calls) if profile else []
     mem_ratio = _ratio(best.get("peak_memory_bytes"), (baseline or {}).get("peak_memory_bytes"))
     conv = refine_conversation(
@@ -614,18 +644,30 @@ def finish(state: OptimizerState, runtime: Any) -> dict:
     if task.code and best_code and best_code != task.code:
         progress = _run_progress(ctx, "final")
         cmp = ctx.sandbox.compare(
-            task, task.code, best_code, repeats=s.repeats, min_gain=s.min_gain, **progress
+            task,
+            task.code,
+            best_code,
+            repeats=s.repeats,
+            min_gain=s.min_gain,
+            checked_a=_check_of(state.get("original_check")),
+            checked_b=_check_of(state.get("best_check")),
+            **progress,
         )
-        final = cmp.to_dict()
-        update["final"] = final
+        update["final"] = cmp.to_dict()
         worse = (
             not cmp.b.ok
             or (s.goal == "time" and not (cmp.speedup >= 1.0))
             or (s.goal == "memory" and (cmp.memory_ratio or 1.0) > 1.0)
-            or (s.goal == "both" and not (score(final, "both") >= 1.0))
+            or (s.goal == "both" and not (score(cmp, "both") >= 1.0))
         )
         if worse:  # the gains did not hold up against the original: keep the original
-            update.update(best_code=task.code, best=state.get("baseline"), best_round=0, best_speedup=1.0)
+            update.update(
+                best_code=task.code,
+                best=state.get("baseline"),
+                best_check=state.get("original_check"),
+                best_round=0,
+                best_speedup=1.0,
+            )
     final = update["final"] or {}
     ctx.emit(
         "finished",

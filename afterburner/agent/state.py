@@ -1,22 +1,63 @@
 """The loop's typed state (checkpointed: plain JSON-like data only) and its per-run context (not).
 
-The state holds what a resumed run needs: the round, the best code and its measurement, the history,
-the next prompt. The context holds the live objects and settings of one process: the task, the
-strategy, the backend, the sandbox, the trajectory writer, the event callback. It travels as
-langgraph's runtime context (``context_schema``), never in the checkpoint.
+The state holds what a resumed run needs: the round, the best code, its check and its measurement, the
+history, the next prompt. The context holds the live objects and settings of one process: the task, the
+strategy, the backend, the sandbox (what the loop asks of one: `LoopSandbox`), the trajectory writer,
+the event callback. It travels as langgraph's runtime context (``context_schema``), never in the
+checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from afterburner.agent.strategies import Strategy
+from afterburner.llm.base import Backend
+from afterburner.results import CheckResult, Comparison, Measurement
 from afterburner.settings import Settings  # the one config object (re-exported: agent.state.Settings)
 from afterburner.task import Task
 
-__all__ = ["Candidate", "OptimizerState", "RunContext", "Settings"]
+__all__ = ["Candidate", "LoopSandbox", "OptimizerState", "RunContext", "Settings"]
+
+
+class LoopSandbox(Protocol):
+    """What the loop asks of a sandbox: `afterburner.sandbox.Sandbox`, the project's `TestGate`, the
+    bench's `SerializedSandbox` or a test's stand-in.
+
+    A candidate is checked once: its passed `CheckResult` goes into `measure` (``checked``) and `compare`
+    (``checked_a`` for the best, ``checked_b`` for the candidate), which then do not check that code again.
+
+    Optional, read where present: ``reports_runs = True`` (`measure` and `compare` also take
+    ``on_run=callback(n, at_most)``, called after each timed run), ``config`` (its ``timeout_s`` and
+    ``memory_bytes``: `afterburner.agent.limits`), ``with_limits(timeout_s, memory_bytes)`` (a view with
+    other limits), and ``pool.size`` or ``workers`` (how many candidates to evaluate at once).
+    """
+
+    def check(self, task: Task, code: str | None = None) -> CheckResult: ...
+
+    def measure(
+        self,
+        task: Task,
+        code: str | None = None,
+        repeats: int | None = None,
+        profile: bool = False,
+        *,
+        checked: CheckResult | None = None,
+    ) -> Measurement: ...
+
+    def compare(
+        self,
+        task: Task,
+        code_a: str,
+        code_b: str,
+        repeats: int | None = None,
+        min_gain: float = 0.05,
+        *,
+        checked_a: CheckResult | None = None,
+        checked_b: CheckResult | None = None,
+    ) -> Comparison: ...
 
 
 class Candidate(TypedDict, total=False):
@@ -49,9 +90,11 @@ class OptimizerState(TypedDict, total=False):
     fresh_conversation: list[dict] | None  # the prompt without the code (strategies with `fresh`)
     candidates: list[Candidate]  # the current round's
     baseline: dict | None  # Measurement.to_dict() of the original (with profile)
+    original_check: dict | None  # CheckResult.to_dict() of the original (reused by finish's comparison)
     limits: dict | None  # the runs' limits after the original (afterburner.agent.limits.pick_limits)
     best_code: str
-    best: dict | None  # Measurement.to_dict() of the best (with profile)
+    best: dict | None  # Measurement.to_dict() of the best (with profile): its comparison's B side
+    best_check: dict | None  # CheckResult.to_dict() of the best (reused as the A side of comparisons)
     best_round: int  # 0: the original
     best_speedup: float  # running estimate: baseline CPU median / best CPU median (separate runs)
     rounds_best_code: list[str]
@@ -72,8 +115,8 @@ class RunContext:
     task: Task
     strategy: Strategy
     settings: Settings
-    backend: Any  # afterburner.llm.Backend
-    sandbox: Any  # afterburner.sandbox.Sandbox
+    backend: Backend
+    sandbox: LoopSandbox
     trajectory: Any = None  # TrajectoryWriter | None
     on_event: Callable[[str, dict], None] | None = None
     run_id: str = ""

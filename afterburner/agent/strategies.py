@@ -32,37 +32,38 @@ from dataclasses import dataclass, replace
 from afterburner.errors import ConfigError
 from afterburner.metrics import finite, integral_ratio
 from afterburner.prompts import STYLES, PromptStyle
+from afterburner.results import Comparison
 
 __all__ = ["STRATEGIES", "Strategy", "accept_greedy", "accept_significant", "get_strategy", "score"]
 
 
-def _memory_ratio(c: dict) -> float | None:
-    r = c.get("memory_ratio")
+def _memory_ratio(c: Comparison) -> float | None:
+    r = c.memory_ratio
     return r if isinstance(r, int | float) and math.isfinite(r) else None
 
 
-def _integral_ratio(c: dict) -> float | None:
-    a, b = (c.get("a") or {}).get("integral"), (c.get("b") or {}).get("integral")
+def _integral_ratio(c: Comparison) -> float | None:
+    a, b = c.a.integral, c.b.integral
     # a zero integral on the old side counts as not measured here: the greedy rule then uses speed / memory
     return integral_ratio(a, b) if a else None
 
 
-def accept_significant(c: dict, goal: str) -> bool:
+def accept_significant(c: Comparison, goal: str) -> bool:
     """Ours: the gain must be significant (interval above 1 + min_gain) and the other cost not worse."""
     mem = _memory_ratio(c)
-    lo, hi = (c.get("speedup_ci") or [math.nan, math.nan])[:2]
+    lo, hi = tuple(c.speedup_ci or (math.nan, math.nan))[:2]
     if goal == "time":
-        return bool(c.get("improved"))
+        return bool(c.improved)
     if goal == "memory":  # peak memory is near-deterministic; time must not be clearly worse
-        return mem is not None and mem < 1 - c.get("min_gain", 0.05) and finite(hi) and hi >= 0.9
-    return (bool(c.get("improved")) and (mem is None or mem <= 1.05)) or (
-        mem is not None and mem < 1 - c.get("min_gain", 0.05) and finite(lo) and lo >= 1.0
+        return mem is not None and mem < 1 - c.min_gain and finite(hi) and hi >= 0.9
+    return (bool(c.improved) and (mem is None or mem <= 1.05)) or (
+        mem is not None and mem < 1 - c.min_gain and finite(lo) and lo >= 1.0
     )
 
 
-def accept_greedy(c: dict, goal: str) -> bool:
+def accept_greedy(c: Comparison, goal: str) -> bool:
     """The paper's: correct and better by the median (time), by peak memory, or by the integral."""
-    speedup = c.get("speedup")
+    speedup = c.speedup
     if goal == "time":
         return finite(speedup) and speedup > 1.0
     if goal == "memory":
@@ -75,9 +76,9 @@ def accept_greedy(c: dict, goal: str) -> bool:
     return finite(speedup) and speedup / (mem or 1.0) > 1.0
 
 
-def score(c: dict, goal: str) -> float:
+def score(c: Comparison, goal: str) -> float:
     """How much better a candidate is than the best it was compared with (higher is better)."""
-    speedup = c.get("speedup") if finite(c.get("speedup")) else 0.0
+    speedup = c.speedup if finite(c.speedup) else 0.0
     mem = _memory_ratio(c) or 1.0
     if goal == "time":
         return speedup
@@ -93,7 +94,7 @@ class Strategy:
     name: str
     candidates: int  # k per round
     rounds: int  # default max rounds
-    accept: Callable[[dict, str], bool]
+    accept: Callable[[Comparison, str], bool]  # is B (the candidate) better than A (the best)?
     feedback: str  # "profile" (ours), "paper" (one line), "none"
     use_patience: bool = True
     single_round: bool = False  # all calls in one round (rounds x candidates samples)

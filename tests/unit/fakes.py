@@ -4,6 +4,10 @@
 tests; ``# mem: 0.5`` halves the peak memory. No code is run. tests/unit/test_graph.py writes the
 markers into a string statement (``_ = "# speed: 4"``), since candidates that differ only in their
 comments are the same program to the optimizer.
+
+As `Sandbox` does, `measure` and `compare` check the code first unless given its passed check result
+(``checked``, ``checked_a``, ``checked_b``), and `compare`'s measurements carry a profile (the real one's
+come from its traced runs). `calls` logs every check, `measure` and `compare`.
 """
 
 from __future__ import annotations
@@ -45,13 +49,28 @@ class FakeSandbox:
         self._log("check", code)
         if "# wrong" in code:
             return CheckResult(Status.WRONG_ANSWER, Failure(input="[1, 2]", expected="[]", got="[1]"), 3, 1)
-        return CheckResult(Status.PASSED, None, 3, 3)
+        return CheckResult(Status.PASSED, None, 3, 3, details={"code": code})
 
     def check_many(self, task, codes):
         return [self.check(task, c) for c in codes]
 
-    def measure(self, task, code, repeats=None, profile=False) -> Measurement:
+    def _checked(self, task, code, checked) -> CheckResult:
+        """`checked` where it is a passed check of `code`, else a new check (as `Sandbox._checked`)."""
+        if checked is not None and checked.passed and checked.details.get("code") == code:
+            return checked
+        return self.check(task, code)
+
+    def checks_of(self, code: str) -> int:
+        return sum(1 for call in self.calls if call == ("check", code))
+
+    def measure(self, task, code, repeats=None, profile=False, *, checked=None) -> Measurement:
+        chk = self._checked(task, code, checked)
+        if not chk.passed:
+            return Measurement(chk.status, failure=chk.failure)
         self._log("measure", code, profile)
+        return self._measured(code, profile)
+
+    def _measured(self, code: str, profile: bool) -> Measurement:
         prof = None
         if profile:
             lines = code.splitlines()
@@ -66,9 +85,15 @@ class FakeSandbox:
             profile=prof,
         )
 
-    def compare(self, task, code_a, code_b, repeats=None, min_gain=0.05) -> Comparison:
+    def compare(
+        self, task, code_a, code_b, repeats=None, min_gain=0.05, *, checked_a=None, checked_b=None
+    ) -> Comparison:
+        ca, cb = self._checked(task, code_a, checked_a), self._checked(task, code_b, checked_b)
         self._log("compare", code_a, code_b)
-        return compare_samples(self.measure(task, code_a), self.measure(task, code_b), min_gain)
+        if not (ca.passed and cb.passed):
+            ma, mb = (Measurement(c.status, failure=c.failure) for c in (ca, cb))
+            return compare_samples(ma, mb, min_gain)
+        return compare_samples(self._measured(code_a, True), self._measured(code_b, True), min_gain)
 
     def __enter__(self):
         return self

@@ -286,12 +286,12 @@ def test_two_runs_of_one_task_at_once_do_not_share_a_run(task, tmp_path):
 class CalleeProfileSandbox(FakeSandbox):
     """The profile of `lu_solve(lu, b)` says 40% of its time went to numpy's finite check."""
 
-    def measure(self, task, code, repeats=None, profile=False):
+    def measure(self, task, code, repeats=None, profile=False, **checked):
         from dataclasses import replace
 
         from afterburner.results import Profile
 
-        m = super().measure(task, code, repeats, profile)
+        m = super().measure(task, code, repeats, profile, **checked)
         if not profile:
             return m
         inner = "numpy.lib._function_base_impl.asarray_chkfinite"
