@@ -14,7 +14,9 @@ FAST, FASTER = fn("# speed: 2"), fn("# speed: 4")
 
 def optimize(task: Task, tmp_path, replies: list[str], **kw) -> tuple[FakeSandbox, object]:
     sandbox = FakeSandbox()
-    opt = Optimizer(backend="scripted", replies=replies, sandbox=sandbox, out_dir=tmp_path, rewrites=False, **kw)
+    opt = Optimizer(
+        backend="scripted", replies=replies, sandbox=sandbox, out_dir=tmp_path, rewrites=False, **kw
+    )
     return sandbox, opt.run(task)
 
 
