@@ -7,7 +7,8 @@ whole module, ready to use). Ctrl-C stops cleanly and returns the best so far.
 
 Events (``on_event(name, payload)``; `afterburner.progress.ProgressDisplay` shows them on stderr), in the
 order a run meets them: loading_model, started, measuring (per timed run: what = original, candidate,
-best, final), original_measured, round_started, tokens (per decoding step, when the backend streams),
+best (only a new best measured alone, without a profile: its comparison's runs are otherwise its
+figures), final), original_measured, round_started, tokens (per decoding step, when the backend streams),
 generated, candidate_evaluated (one per candidate, as its verdict lands), best_improved, round_finished,
 finished. ``measuring`` events of candidates come from the threads that evaluate them: a callback that
 keeps state takes a lock (`ProgressDisplay` does).

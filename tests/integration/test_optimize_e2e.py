@@ -94,6 +94,28 @@ def test_slow_example_becomes_the_known_fast_version(task, sandbox, tmp_path):
     assert "Counter(items)" in second_prompt and "wrong answer" in second_prompt
 
 
+def test_each_program_is_checked_once_on_its_way_to_the_result(task, sandbox, tmp_path, monkeypatch):
+    from afterburner.sandbox import Sandbox
+
+    checked, real = [], Sandbox.check
+
+    def counting(self, t, code=None):
+        checked.append(t.code if code is None else code)
+        return real(self, t, code)
+
+    monkeypatch.setattr(Sandbox, "check", counting)
+    res = optimize(
+        task, backend="scripted", replies=[REPLY_FAST], sandbox=sandbox, out_dir=tmp_path, candidates=1,
+        rounds=1, rewrites=False,
+    )  # fmt: skip
+    assert res.status == "improved" and "Counter(items)" in res.best_code
+    # the original before its measurement, the candidate before its comparison; neither again in the
+    # comparison, as the new best, or in the final comparison of the original against the best
+    assert sorted(checked) == sorted([ORIGINAL, res.best_code])
+    [step] = read_trajectory(res.trajectory_path).steps
+    assert res.best.to_dict() == step["comparison"]["b"]  # the winner's figures: its comparison's
+
+
 def test_wrong_or_slower_candidates_leave_the_original_unchanged(task, sandbox, tmp_path):
     res = optimize(
         task,
@@ -304,8 +326,9 @@ def test_measurement_progress_comes_from_the_real_sandbox(task, sandbox, tmp_pat
         on_event=lambda name, data: events.append((name, data)),
     )
     measuring = [d for n, d in events if n == "measuring"]
-    assert {d["what"] for d in measuring} == {"original", "candidate", "best", "final"}
-    for what in ("original", "candidate", "best", "final"):
+    # no "best": the winner is not measured again, its comparison's runs are its figures (check once)
+    assert {d["what"] for d in measuring} == {"original", "candidate", "final"}
+    for what in ("original", "candidate", "final"):
         assert [d["run"] for d in measuring if d["what"] == what] == [1, 2, 3]  # repeats=3: every timed run
     assert all(d["at_most"] == 3 and d["fixed"] for d in measuring)
     assert res.status == "improved" and Path(res.best_path).read_text() == res.best_code

@@ -101,6 +101,25 @@ def test_compare_sees_the_faster_code_and_not_itself(sb):
     assert not same.improved
 
 
+def test_a_passed_check_given_to_measure_or_compare_is_not_run_again(sb, monkeypatch):
+    t = task()
+    slow, fast = sb.check(t, SLOW), sb.check(t, FAST)
+    checked, real = [], Sandbox.check
+    monkeypatch.setattr(
+        Sandbox, "check", lambda self, task, code=None: checked.append(code) or real(self, task, code)
+    )
+    m = sb.measure(t, FAST, repeats=2, checked=fast)
+    c = sb.compare(t, SLOW, FAST, repeats=3, checked_a=slow, checked_b=fast)
+    assert checked == [] and m.ok and m.cpu_time_s.n == 2 and c.a.ok and c.b.ok and c.speedup > 1
+    assert c.b.details["check_mode"] == fast.details["check_mode"]
+    # another code's check is no pass for this one, nor is a failed one: those are checked
+    assert sb.measure(t, FAST, repeats=1, checked=slow).ok and checked == [FAST]
+    wrong = "def f(xs):\n    return xs\n"
+    failed = sb.check(t, wrong)
+    assert not sb.compare(t, SLOW, wrong, repeats=1, checked_a=slow, checked_b=failed).b.ok
+    assert checked == [FAST, wrong, wrong]
+
+
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 def test_instruction_counts_are_deterministic_and_rank_the_code(sb):
     t = task(sizes=(300,))
