@@ -38,26 +38,14 @@ class LoopSandbox(Protocol):
     def check(self, task: Task, code: str | None = None) -> CheckResult: ...
 
     def measure(
-        self,
-        task: Task,
-        code: str | None = None,
-        repeats: int | None = None,
-        profile: bool = False,
-        *,
-        checked: CheckResult | None = None,
-    ) -> Measurement: ...
+        self, task: Task, code: str | None = None, repeats: int | None = None, profile: bool = False,
+        *, checked: CheckResult | None = None,
+    ) -> Measurement: ...  # fmt: skip
 
     def compare(
-        self,
-        task: Task,
-        code_a: str,
-        code_b: str,
-        repeats: int | None = None,
-        min_gain: float = 0.05,
-        *,
-        checked_a: CheckResult | None = None,
-        checked_b: CheckResult | None = None,
-    ) -> Comparison: ...
+        self, task: Task, code_a: str, code_b: str, repeats: int | None = None, min_gain: float = 0.05,
+        *, checked_a: CheckResult | None = None, checked_b: CheckResult | None = None,
+    ) -> Comparison: ...  # fmt: skip
 
 
 class Candidate(TypedDict, total=False):

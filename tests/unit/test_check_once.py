@@ -3,7 +3,11 @@ round's and the final one, and the winner's figures are its comparison's (no mea
 
 from __future__ import annotations
 
+import inspect
+
 from afterburner.agent.optimizer import Optimizer
+from afterburner.agent.state import LoopSandbox
+from afterburner.sandbox import Sandbox
 from afterburner.task import Task
 from afterburner.trajectory import read_trajectory
 from tests.unit.fakes import FakeSandbox
@@ -58,3 +62,11 @@ def test_a_winner_measured_alone_without_a_profile_is_profiled_but_not_checked_a
     assert measured == [(first, False), (first, True)]
     assert [c[1:] for c in sandbox.calls if c[0] == "compare"] == [(first, second)]
     assert [sandbox.checks_of(code) for code in (first, second)] == [1, 1]
+
+
+def test_the_sandbox_and_the_stand_in_take_what_the_loop_gives_them():
+    for sandbox in (Sandbox, FakeSandbox):
+        for name in ("check", "measure", "compare"):
+            given = inspect.signature(getattr(LoopSandbox, name)).parameters
+            taken = inspect.signature(getattr(sandbox, name)).parameters
+            assert [p for p in given if p not in taken] == [], (sandbox, name)
