@@ -10,7 +10,9 @@
   ``prompt``, ``chosen``, ``rejected``, ``task``.
 
 Tasks whose starting code fails their own tests are excluded and reported (`validate_tasks`); broken
-trajectory lines are skipped and counted (`TrajectoryData.broken_lines`).
+trajectory lines are skipped and counted (`TrajectoryData.broken_lines`). Of a suite in halves (the real
+suite's ``metadata.split``), only the configured half is read (`in_split`): training never sees the
+test half unless told to.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from afterburner.errors import TaskError
+from afterburner.suite import task_split
 from afterburner.task import Task, load_problem_set, load_task_file
 
 __all__ = [
@@ -32,6 +35,8 @@ __all__ = [
     "dpo_rows",
     "format_reply",
     "grpo_rows",
+    "in_split",
+    "keep_tasks",
     "load_tasks",
     "read_trajectories",
     "sft_rows",
@@ -53,10 +58,22 @@ def _with_timing_inputs(task: Task) -> Task:
     return replace(task, workload_inputs=inputs)
 
 
-def load_tasks(sources: Sequence[str], limit: int | None = None, exclude: Iterable[str] = ()) -> list[Task]:
+def in_split(task: Task, split: str | None) -> bool:
+    """Whether `task` is in half `split` (``train``/``test``; None: every task). A task of a source without
+    halves (a problem set, the dev suite) is in either: only a task marked for the other half is out."""
+    return split is None or task_split(task) in (None, split)
+
+
+def load_tasks(
+    sources: Sequence[str],
+    limit: int | None = None,
+    exclude: Iterable[str] = (),
+    split: str | None = None,
+) -> list[Task]:
     """Tasks from problem sets (.jsonl[.gz], the reference as starting code), suite directories and task files.
 
-    `limit` caps each problem set or directory; names in `exclude` are left out (e.g. held-out tasks).
+    `limit` caps each problem set or directory (after the other filters); names in `exclude` are left
+    out (e.g. held-out tasks); `split` keeps one half of a suite in halves (`in_split`).
     """
     excluded = set(exclude)
     tasks: list[Task] = []
@@ -77,7 +94,7 @@ def load_tasks(sources: Sequence[str], limit: int | None = None, exclude: Iterab
             raise TaskError(
                 f"task source {source!r} is not a problem set (.jsonl[.gz]), a directory or a task file"
             )
-        found = [t for t in found if t.name not in excluded]
+        found = [t for t in found if t.name not in excluded and in_split(t, split)]
         tasks.extend(found[:limit] if limit is not None else found)
     return tasks
 
@@ -203,6 +220,16 @@ def read_trajectories(paths: Sequence[str]) -> TrajectoryData:
                 data.steps[task.name].append(rec)  # a mechanical rewrite's step answered no prompt
         if task is None and not any(str(path) == s for s, _ in data.skipped_files):
             data.skipped_files.append((str(path), "no run record with a task"))
+    return data
+
+
+def keep_tasks(data: TrajectoryData, exclude: Iterable[str] = (), split: str | None = None) -> TrajectoryData:
+    """Drop from `data` (in place, and return it) the tasks named in `exclude` and those of the other
+    half (`in_split`): a trajectory collected on a test task never becomes training data by accident."""
+    excluded = set(exclude)
+    for name in [n for n, t in data.tasks.items() if n in excluded or not in_split(t, split)]:
+        data.tasks.pop(name)
+        data.steps.pop(name, None)
     return data
 
 

@@ -24,6 +24,7 @@ from training.config import TrainConfig
 from training.data import (
     TrajectoryData,
     grpo_rows,
+    keep_tasks,
     load_tasks,
     read_trajectories,
     to_dataset,
@@ -40,15 +41,15 @@ log = logging.getLogger(__name__)
 def collect_tasks(cfg: TrainConfig, sandbox: Any = None) -> tuple[list[Task], dict, TrajectoryData | None]:
     """The training tasks of `cfg` (problem sets, suites, trajectories), validated; a report; and the
     trajectories read (None without ``trajectories:``)."""
-    tasks = load_tasks(cfg.tasks, cfg.limit, cfg.exclude)
-    report: dict[str, Any] = {"broken_trajectory_lines": 0, "excluded_tasks": []}
+    tasks = load_tasks(cfg.tasks, cfg.limit, cfg.exclude, cfg.split)
+    report: dict[str, Any] = {"broken_trajectory_lines": 0, "excluded_tasks": [], "split": cfg.split}
     data = None
     if cfg.trajectories:
-        data = read_trajectories(cfg.trajectories)
+        data = keep_tasks(read_trajectories(cfg.trajectories), cfg.exclude, cfg.split)
         report["broken_trajectory_lines"] = data.broken_lines
         report["skipped_trajectory_files"] = data.skipped_files
         have = {t.name for t in tasks}
-        tasks += [t for name, t in data.tasks.items() if name not in have and name not in set(cfg.exclude)]
+        tasks += [t for name, t in data.tasks.items() if name not in have]
     if cfg.validate_tasks and tasks:
         sb = sandbox if sandbox is not None else get_sandbox(cfg.reward_workers, cfg.sandbox)
         tasks, excluded = validate_tasks(tasks, sb)

@@ -15,6 +15,7 @@ import sys
 from afterburner.cli.executor_args import add_executor_args, open_executor
 from afterburner.cli.options import add_renamed, add_settings_args
 from afterburner.errors import ConfigError
+from afterburner.suite import SPLITS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="*",
         default=[],
         help="task names to leave out, e.g. held-out tasks (default: none)",
+    )
+    c.add_argument(
+        "--split",
+        choices=SPLITS,
+        default=None,
+        help="of a suite in halves (the real suite), only this half, e.g. train (default: every task)",
     )
     c.add_argument(
         "--jobs",
@@ -104,6 +111,7 @@ def _collect(args: argparse.Namespace) -> int:
             args.trajectories_dir,
             limit=args.limit,
             exclude=args.exclude,
+            split=args.split,
             jobs=args.jobs,
             backend=args.backend,
             model=args.model,

@@ -16,6 +16,7 @@ from training.config import load_config, parse_overrides
 from training.data import (
     dpo_rows,
     grpo_rows,
+    keep_tasks,
     load_tasks,
     read_trajectories,
     sft_rows,
@@ -135,6 +136,35 @@ def test_sft_from_problem_sets_asks_from_the_description_and_answers_with_the_re
     (row,) = sft_rows(None, tasks)
     assert row["prompt"] == initial_conversation(tasks[0].with_code(""))
     assert "for i in range(n)" in row["completion"][0]["content"]
+
+
+def _halves(tmp_path: Path) -> Path:
+    """A suite in halves: sum_squares as a train task and as a test task."""
+    d = tmp_path / "halves"
+    d.mkdir()
+    text = (TASKS / "sum_squares.yaml").read_text()
+    for name, split in (("sq_train", "train"), ("sq_test", "test")):
+        (d / f"{name}.yaml").write_text(
+            text.replace("name: sum_squares", f"name: {name}") + f"metadata: {{split: {split}}}\n"
+        )
+    return d
+
+
+def test_split_keeps_one_half_of_tasks_and_of_trajectories(tmp_path):
+    halves = _halves(tmp_path)
+    sources = [str(halves), str(TASKS / "sum_squares.yaml")]  # the second has no halves: in either
+    assert [t.name for t in load_tasks(sources, split="train")] == ["sq_train", "sum_squares"]
+    assert [t.name for t in load_tasks(sources, split="test")] == ["sq_test", "sum_squares"]
+    assert len(load_tasks(sources)) == 3
+    assert [t.name for t in load_tasks([str(halves)], limit=1, split="test")] == ["sq_test"]
+    for task in load_tasks([str(halves)]):
+        _write_trajectory(tmp_path / "traj" / f"{task.name}.jsonl", task)
+    data = keep_tasks(read_trajectories([str(tmp_path / "traj")]), split="train")
+    assert list(data.tasks) == ["sq_train"] and list(data.steps) == ["sq_train"]
+    assert len(sft_rows(data)) == 1 and all("sq_train" in row["task"] for row in dpo_rows(data))
+    assert load_config(None).split == "train"  # the default: a suite in halves gives its train half
+    with pytest.raises(ConfigError, match="split 'dev' is not one of train, test"):
+        load_config(None, {"split": "dev"})
 
 
 def test_config_unknown_key_is_one_clear_error_naming_it_and_the_known_keys(tmp_path):
