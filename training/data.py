@@ -4,7 +4,8 @@
   trained policy fits the loop; columns ``prompt`` (messages), ``task`` (``json.dumps(Task.to_dict())``,
   read by the rewards to run the sandbox) and ``task_name``.
 - SFT examples: per task, the best correct solution (a trajectory step that passed and was faster, or
-  for a from-description task any correct one; a problem set's reference solution); columns ``prompt``,
+  for a from-description task any correct one; a suite task's known faster version, reduced to the
+  reply, for its first-round prompt; a problem set's reference solution); columns ``prompt``,
   ``completion`` (messages), ``task``.
 - DPO pairs: for one prompt, a faster correct reply chosen over a slower or wrong one; columns
   ``prompt``, ``chosen``, ``rejected``, ``task``.
@@ -312,11 +313,15 @@ def sft_rows(
     strategy: str = "default",
     goal: str = "time",
 ) -> list[dict]:
-    """SFT examples: the best correct solution per trajectory task, and the problem sets' references.
+    """SFT examples: the best correct solution per trajectory task, and per task of `tasks` its known
+    solutions.
 
-    A task example asks for the task from its description (as the optimizer does when there is no
-    starting code) and answers with its reference solution (or its starting code, validated correct):
-    the offline stage teaches correctness first.
+    A task with starting code and a different reference (the suites' known faster version) gives the
+    optimizer's own first-round prompt answered with that reference, reduced to what the reply must
+    hold (`training.reference.reference_reply_code`). A task with a description also gives a prompt
+    for the task from its description alone (as the optimizer asks when there is no starting code),
+    answered with its reference solution (or its starting code, validated correct): the offline stage
+    teaches correctness first.
     """
     rows: list[dict] = []
     if trajectories is not None:
@@ -333,19 +338,22 @@ def sft_rows(
                 )
     if tasks:
         from afterburner.prompts import initial_conversation
+        from training.reference import reference_reply_code
+
+        def row(task: Task, reply: str) -> dict:
+            return {
+                "prompt": [dict(m) for m in initial_conversation(task, strategy=strategy, goal=goal)],
+                "completion": [{"role": "assistant", "content": format_reply(reply, strategy)}],
+                "task": task_json(task),
+            }
 
         for task in tasks:
+            faster = reference_reply_code(task)
+            if faster:
+                rows.append(row(task, faster))
             solution = task.reference or task.code  # a task file may only have (correct) starting code
-            if not (solution and task.description):
-                continue
-            blank = task.with_code("")
-            rows.append(
-                {
-                    "prompt": [dict(m) for m in initial_conversation(blank, strategy=strategy, goal=goal)],
-                    "completion": [{"role": "assistant", "content": format_reply(solution, strategy)}],
-                    "task": task_json(blank),
-                }
-            )
+            if solution and task.description:
+                rows.append(row(task.with_code(""), solution))
     return rows
 
 
