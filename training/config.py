@@ -36,6 +36,7 @@ class TrainConfig:
         DEFAULT_MODEL  # a model id, a model directory, or an adapter directory (stage 2 from stage 1)
     )
     output_dir: str = "runs/train"
+    resume: bool = False  # continue from the newest checkpoint in output_dir (none there: start afresh)
     seed: int = 0
     # data: problem sets (.jsonl/.jsonl.gz), suite directories of task files, task files; trajectories
     tasks: list[str] = field(default_factory=list)
