@@ -131,7 +131,10 @@ def train_grpo(
 
 def step_figures(log_history: list[dict]) -> dict:
     """What the steps did, from trl's logs: mean reward per step, the share of completions that ended
-    before ``max_completion_length`` and their mean length, the sandbox pass rate."""
+    before ``max_completion_length`` and their mean length, the sandbox pass rate, and the share of
+    groups with zero advantage (overall and per quarter, `training.plot.zero_std_share`)."""
+    from training.plot import zero_std_share
+
     steps = [h for h in log_history if "reward" in h]
 
     def mean(key: str) -> float | None:
@@ -144,4 +147,6 @@ def step_figures(log_history: list[dict]) -> dict:
         "finished_ratio": None if clipped is None else round(1.0 - clipped, 4),
         "finished_mean_length": mean("completions/mean_terminated_length"),
         "pass_rate": mean("sandbox/pass_rate"),
+        "unchanged_rate": mean("sandbox/unchanged_rate"),
+        "zero_std_share": zero_std_share(log_history),
     }

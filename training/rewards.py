@@ -48,6 +48,7 @@ __all__ = [
     "get_sandbox",
     "has_thinking_solution_layout",
     "make_reward",
+    "outcome_shares",
 ]
 
 log = logging.getLogger(__name__)
@@ -339,10 +340,28 @@ class _SandboxReward:
         log_metric = kwargs.get("log_metric")
         if callable(log_metric) and outcomes:
             done = [o for o in outcomes if o is not None]
-            if done:
-                log_metric("sandbox/pass_rate", sum(o.passed for o in done) / len(done))
-                log_metric("sandbox/improved_rate", sum(o.improved for o in done) / len(done))
+            for name, share in outcome_shares(done).items():
+                log_metric(f"sandbox/{name}", share)
         return rewards
+
+
+def outcome_shares(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    """What the rewards log per batch (trl's ``log_metric``, as ``sandbox/NAME``): the share of the
+    scored completions that passed, were significantly faster, were the starting code again, or had no
+    usable code. {} for no outcomes.
+
+    >>> outcome_shares([Outcome(True, True, "unchanged", True), Outcome(False, False, "format_error", True)])
+    {'pass_rate': 0.5, 'improved_rate': 0.0, 'unchanged_rate': 0.5, 'format_error_rate': 0.5}
+    """
+    if not outcomes:
+        return {}
+    n = len(outcomes)
+    return {
+        "pass_rate": sum(o.passed for o in outcomes) / n,
+        "improved_rate": sum(o.improved for o in outcomes) / n,
+        "unchanged_rate": sum(o.status == "unchanged" for o in outcomes) / n,
+        "format_error_rate": sum(not o.extracted for o in outcomes) / n,
+    }
 
 
 class SpeedupReward(_SandboxReward):

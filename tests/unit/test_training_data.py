@@ -214,3 +214,51 @@ def test_reward_curve_from_trainer_state(tmp_path):
     assert rates["passed the tests"][-1] == (12, 0.5) and rates["significantly faster"] == []
     png = plot_reward_curve(tmp_path, tmp_path / "curve.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _run_log(steps: int) -> list[dict]:
+    """A GRPO log of `steps` steps: the first half of the run all groups alike, the second half none,
+    and the rewards' own shares rising by quarter."""
+    return [
+        {
+            "step": s,
+            "reward": s / steps,
+            "frac_reward_zero_std": 1.0 if s <= steps // 2 else 0.0,
+            "sandbox/pass_rate": 0.5,
+            "sandbox/improved_rate": 0.25 if s > 3 * steps // 4 else 0.0,
+            "sandbox/unchanged_rate": 0.5,
+            "completions/mean_length": 100.0,
+            "completions/clipped_ratio": 0.25,
+        }
+        for s in range(1, steps + 1)
+    ]
+
+
+def test_zero_advantage_share_over_the_run_and_per_quarter():
+    from training.grpo import step_figures
+    from training.plot import quarters, zero_std_share
+
+    log = [*_run_log(40), {"train_loss": 0.0, "step": 40}]
+    assert [(lo, hi, len(e)) for lo, hi, e in quarters(log)] == [
+        (1, 10, 10),
+        (11, 20, 10),
+        (21, 30, 10),
+        (31, 40, 10),
+    ]
+    assert zero_std_share(log) == {"overall": 0.5, "quarters": [1.0, 1.0, 0.0, 0.0]}
+    assert step_figures(log)["zero_std_share"] == zero_std_share(log)
+    short = zero_std_share(_run_log(2))  # fewer steps than quarters: the empty ones are None
+    assert short == {"overall": 0.5, "quarters": [None, 1.0, None, 0.0]}
+    assert zero_std_share([{"step": 1, "reward": 0.1}]) == {"overall": None, "quarters": [None] * 4}
+
+
+def test_quarter_table_prints_the_per_quarter_figures(tmp_path):
+    from training.plot import quarter_table
+
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": _run_log(40)}))
+    lines = quarter_table(tmp_path, max_completion_length=384).splitlines()
+    assert lines[0].startswith("| steps | mean reward | completions correct | significantly faster |")
+    assert "cut off at 384" in lines[0] and lines[0].endswith("zero-advantage groups |")
+    assert lines[2] == "| 1-10 | 0.14 | 50% | 0% | 50% | - | 100 tok | 25% | 100% |"
+    assert lines[5] == "| 31-40 | 0.89 | 50% | 25% | 50% | - | 100 tok | 25% | 0% |"
+    assert len(lines) == 6
