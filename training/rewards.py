@@ -39,6 +39,7 @@ from afterburner.executor import EXECUTORS, LocalExecutor, get_executor
 from afterburner.task import Task
 
 __all__ = [
+    "VERDICTS",
     "AfterburnerReward",
     "Outcome",
     "RewardJob",
@@ -93,6 +94,9 @@ class Baseline:
     measurement: Any = None  # afterburner.results.Measurement, when measured
 
 
+VERDICTS = ("format_error", "unchanged", "wrong", "correct", "faster")
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What running one completion produced (data for the reward formulas)."""
@@ -106,6 +110,19 @@ class Outcome:
     slower: bool = False  # significantly slower (CI upper bound below 1 / (1 + min_gain))
     cost_base: float | None = None  # the chosen metric (time, memory, integral) of the baseline
     cost_new: float | None = None  # ... and of the candidate
+
+    @property
+    def verdict(self) -> str:
+        """One of `VERDICTS`: format_error (no usable code), unchanged (the starting code again), wrong
+        (any failure: wrong answer, crash, timeout, ...), correct (not significantly faster), faster
+        (correct and significantly faster)."""
+        if not self.extracted:
+            return "format_error"
+        if self.status == "unchanged":
+            return "unchanged"
+        if not self.passed:
+            return "wrong"
+        return "faster" if self.improved else "correct"
 
 
 def completion_text(completion: str | Sequence[dict]) -> str:

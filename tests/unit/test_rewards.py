@@ -213,3 +213,16 @@ def test_the_rewards_log_the_share_of_each_outcome_for_the_run_tables():
         "sandbox/unchanged_rate": 0.25,
         "sandbox/format_error_rate": 0.25,
     }
+
+
+def test_each_reply_gets_one_verdict_of_the_first_round_table():
+    from training.rewards import VERDICTS, Outcome
+
+    got = [
+        Outcome(False, False, "format_error", True).verdict,
+        Outcome(True, True, "unchanged", True, 1.0).verdict,
+        Outcome(True, False, "timeout", True).verdict,
+        Outcome(True, True, "passed", True, 1.02).verdict,
+        Outcome(True, True, "passed", True, 3.0, improved=True).verdict,
+    ]
+    assert tuple(got) == VERDICTS
