@@ -33,7 +33,7 @@ from training.data import (
 )
 from training.rewards import get_sandbox, make_reward
 
-__all__ = ["collect_tasks", "grpo_dataset", "step_figures", "train_grpo"]
+__all__ = ["collect_tasks", "grpo_args", "grpo_dataset", "step_figures", "train_grpo"]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def train_grpo(
     `sandbox_factory`: a picklable zero-argument callable returning the sandbox to use (default: one
     `afterburner.sandbox.Sandbox` per process with ``cfg.sandbox`` settings).
     """
-    from training.common import train_and_finish, trl_kwargs
+    from training.common import train_and_finish
 
     out = output_dir or cfg.output_dir
     dataset, report = grpo_dataset(cfg, sandbox_factory() if sandbox_factory else None)
@@ -98,6 +98,24 @@ def train_grpo(
         executor=cfg.reward_executor,
         ray_address=cfg.ray_address,
     )
+    args, trainer_cls = grpo_args(cfg, out)
+
+    def extra(trainer: Any) -> dict:
+        return {
+            "kind": "grpo",
+            "advantage": cfg.advantage,
+            **report,
+            **step_figures(trainer.state.log_history),
+        }
+
+    return train_and_finish(trainer_cls, cfg, out, args, dataset, extra, reward_funcs=[reward])
+
+
+def grpo_args(cfg: TrainConfig, output_dir: str) -> tuple[Any, type]:
+    """trl's config and trainer class for `cfg`: GRPOConfig/GRPOTrainer (``scale_rewards`` by
+    ``advantage``), or RLOOConfig/RLOOTrainer for ``advantage: rloo``. No model is loaded."""
+    from training.common import trl_kwargs
+
     specific = {
         "num_generations": cfg.num_generations,
         "max_completion_length": cfg.max_completion_length,
@@ -109,24 +127,12 @@ def train_grpo(
     if cfg.advantage == "rloo":
         from trl import RLOOConfig, RLOOTrainer
 
-        args = RLOOConfig(**trl_kwargs(cfg, RLOOConfig, out, normalize_advantages=False, **specific))
-        trainer_cls: Any = RLOOTrainer
-    else:
-        from trl import GRPOConfig, GRPOTrainer
+        args = RLOOConfig(**trl_kwargs(cfg, RLOOConfig, output_dir, normalize_advantages=False, **specific))
+        return args, RLOOTrainer
+    from trl import GRPOConfig, GRPOTrainer
 
-        scale = "none" if cfg.advantage == "no_std" else "group"
-        args = GRPOConfig(**trl_kwargs(cfg, GRPOConfig, out, scale_rewards=scale, **specific))
-        trainer_cls = GRPOTrainer
-
-    def extra(trainer: Any) -> dict:
-        return {
-            "kind": "grpo",
-            "advantage": cfg.advantage,
-            **report,
-            **step_figures(trainer.state.log_history),
-        }
-
-    return train_and_finish(trainer_cls, cfg, out, args, dataset, extra, reward_funcs=[reward])
+    scale = "none" if cfg.advantage == "no_std" else "group"
+    return GRPOConfig(**trl_kwargs(cfg, GRPOConfig, output_dir, scale_rewards=scale, **specific)), GRPOTrainer
 
 
 def step_figures(log_history: list[dict]) -> dict:

@@ -262,3 +262,22 @@ def test_quarter_table_prints_the_per_quarter_figures(tmp_path):
     assert lines[2] == "| 1-10 | 0.14 | 50% | 0% | 50% | - | 100 tok | 25% | 100% |"
     assert lines[5] == "| 31-40 | 0.89 | 50% | 25% | 50% | - | 100 tok | 25% | 0% |"
     assert len(lines) == 6
+
+
+def test_the_two_stage_configs_chain_stage2_onto_stage1_and_fit_the_installed_trl(tmp_path):
+    from trl import SFTConfig
+
+    from training.common import trl_kwargs
+    from training.grpo import grpo_args
+
+    sft = load_config(CONFIGS / "cpu_0.5b_sft_real.yaml")
+    grpo = load_config(CONFIGS / "cpu_0.5b_grpo_real.yaml")
+    assert grpo.model == sft.output_dir and sft.split == grpo.split == "train"
+    assert sft.resume and grpo.resume and sft.max_length == 3072
+    assert grpo.num_generations >= 4 and grpo.max_completion_length == 384 and grpo.max_steps == 40
+    args = SFTConfig(**trl_kwargs(sft, SFTConfig, str(tmp_path / "sft"), max_length=sft.max_length))
+    assert args.use_cpu and args.max_length == 3072 and args.save_steps == 4
+    args, trainer = grpo_args(grpo, str(tmp_path / "grpo"))
+    assert trainer.__name__ == "GRPOTrainer" and args.use_cpu and args.scale_rewards == "none"
+    assert args.num_generations == 4 and args.max_completion_length == 384
+    assert args.per_device_train_batch_size * args.steps_per_generation % args.num_generations == 0
