@@ -7,6 +7,9 @@ tasks are from-description by default (no starting code: the model writes the fi
 A broken task (unparsable, a missing key, ...) does not stop the suite: it is kept in `Suite.broken` with
 what is wrong, and the other tasks still load. Whether a task's tests pass on its own starting code needs
 the sandbox: `validate_suite` checks that, and the benchmark runner calls it before it runs anything.
+
+A suite may come in halves: each task file's ``metadata.split`` is ``train`` or ``test`` (the real suite);
+`Suite.half` keeps one of them, so that training and judging never share a task.
 """
 
 from __future__ import annotations
@@ -23,9 +26,16 @@ from afterburner.errors import AfterburnerError, TaskError
 # the problem-set row converter, for reporting one bad row without losing the rest of the set
 from afterburner.task import Task, load_problem_set, load_task_file, task_from_row
 
-__all__ = ["BrokenTask", "Suite", "load_suite", "validate_suite"]
+__all__ = ["SPLITS", "BrokenTask", "Suite", "load_suite", "task_split", "validate_suite"]
 
 TASK_SUFFIXES = (".yaml", ".yml", ".json")
+SPLITS = ("train", "test")  # the halves a task's metadata.split names
+
+
+def task_split(task: Task) -> str | None:
+    """The half of its suite a task belongs to (``metadata.split``), or None for a suite without halves."""
+    split = task.metadata.get("split") if isinstance(task.metadata, dict) else None
+    return str(split) if split is not None else None
 
 
 @dataclass(frozen=True)
@@ -54,22 +64,37 @@ class Suite:
     def limited(self, limit: int | None) -> Suite:
         return self if limit is None else replace(self, tasks=self.tasks[:limit])
 
+    def half(self, split: str) -> Suite:
+        """Only the tasks of one half (``train`` or ``test``, their ``metadata.split``); an error for a
+        suite that has no halves, so that ``--split test`` never silently judges on every task."""
+        if split not in SPLITS:
+            raise TaskError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+        if not any(task_split(t) for t in self.tasks):
+            raise TaskError(f"suite {self.path!r} has no train/test split (no task has metadata.split)")
+        kept = tuple(t for t in self.tasks if task_split(t) == split)
+        return replace(self, name=f"{self.name}-{split}", tasks=kept)
+
     def shard(self, index: int, count: int) -> Suite:
         """Every `count`-th task from the `index`-th (0-based): one of `count` disjoint parts."""
         return replace(self, tasks=self.tasks[index::count])
 
 
-def load_suite(path: str | Path, limit: int | None = None, with_solution: bool = False) -> Suite:
+def load_suite(
+    path: str | Path, limit: int | None = None, with_solution: bool = False, split: str | None = None
+) -> Suite:
     """Load a suite from a folder of task files (sorted by name) or a JSONL(.gz) file.
 
-    `limit` keeps the first N good tasks; `with_solution` makes problem-set tasks start from their
-    reference solution instead of from the description.
+    `limit` keeps the first N good tasks (of the half, with `split`); `with_solution` makes problem-set
+    tasks start from their reference solution instead of from the description; `split` keeps one half
+    (`Suite.half`).
     """
     p = Path(path)
     if not p.exists():
         raise TaskError(f"suite {str(p)!r} does not exist: give a folder of task files or a .jsonl(.gz) file")
     if limit is not None and limit < 1:
         raise TaskError(f"--limit must be at least 1 (got {limit})")
+    if split is not None:
+        return load_suite(p, None, with_solution).half(split).limited(limit)
     if p.is_dir():
         return _load_folder(p, limit)
     if p.name.endswith((".jsonl", ".jsonl.gz")):

@@ -13,6 +13,14 @@ limit. This is the quick check for a prompt change; the benchmark proper is `aft
     HF_HUB_OFFLINE=1 nice -n 10 python benchmarks/first_round.py --suite benchmarks/suites/real --skip 0 \
         --tasks 10 --n 2 --max-new-tokens 512 --before d681240 --format-only
 
+    HF_HUB_OFFLINE=1 python benchmarks/first_round.py --suite benchmarks/suites/real --split test --skip 0 \
+        --tasks 1000 --n 4 --model runs/two-stage/stage1-sft --json runs/two-stage/first_round_stage1.json
+
+`--split test` takes the test half of a suite in halves (the tasks training never sees). Each reply
+gets one verdict (`training.rewards.Outcome.verdict`): format error, the code again, wrong, correct
+(not significantly faster), significantly faster; `--json FILE` writes their counts and one line per
+reply, for the tables of docs/training.md.
+
 `--before REV` samples the same tasks twice in one run: with the prompt templates of commit REV and the
 reply prefilled as that commit's `reply_start.j2` starts it (none before it had one: no prefill;
 "before"), then with today's templates and prefill ("after", as the optimizer does), and prints the
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import subprocess
 import tempfile
 import time
@@ -40,7 +49,15 @@ from afterburner.llm.base import DEFAULT_MODEL
 from afterburner.program import same_program
 from afterburner.prompts import initial_conversation, reply_start
 from training.data import load_tasks
-from training.rewards import evaluate, get_sandbox
+from training.rewards import VERDICTS, evaluate, get_sandbox
+
+VERDICT_LABELS = {
+    "format_error": "format error",
+    "unchanged": "the code again",
+    "wrong": "wrong",
+    "correct": "correct",
+    "faster": "significantly faster",
+}
 
 
 @contextlib.contextmanager
@@ -85,6 +102,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", default="benchmarks/suites/dev")
     ap.add_argument(
+        "--split",
+        choices=("train", "test"),
+        default=None,
+        help="only this half of a suite in halves (the real suite's test half: held out from training)",
+    )
+    ap.add_argument(
         "--skip", type=int, default=10, help="leave out the first N tasks (default: the held-out 10)"
     )
     ap.add_argument("--tasks", type=int, default=6)
@@ -105,11 +128,12 @@ def main() -> None:
         help="also sample with the prompts of commit REV and no prefill, and compare",
     )
     ap.add_argument("--format-only", action="store_true", help="no sandbox: extraction, merge, echo only")
+    ap.add_argument("--json", metavar="FILE", help="also write the verdicts' counts and the replies as JSON")
     args = ap.parse_args()
     if args.before or args.format_only:
         return compare_formats(args)
 
-    tasks = load_tasks([args.suite])[args.skip : args.skip + args.tasks]
+    tasks = _tasks(args)
     backend = get_backend("transformers", model=args.model)
     sandbox = get_sandbox(2, {"timeout_s": 10.0})
     t0 = time.perf_counter()
@@ -120,6 +144,8 @@ def main() -> None:
     )
     print(f"generation: {time.perf_counter() - t0:.1f} s for {len(tasks)} tasks x {args.n}")
     correct = faster = cut = unchanged = 0
+    verdicts = dict.fromkeys(VERDICTS, 0)
+    lines = []
     for task, completions in zip(tasks, replies, strict=True):
         for c in completions:
             o = evaluate(sandbox, task, c.text, repeats=3)
@@ -127,10 +153,15 @@ def main() -> None:
             faster += o.improved
             unchanged += o.status == "unchanged"
             cut += c.finish_reason == "length"
+            verdicts[o.verdict] += 1
             speedup = f"{o.speedup:.2f}x{' significant' if o.improved else ''}" if o.speedup else "-"
             print(
                 f"{task.name:45} {c.completion_tokens:4d} tok  {c.finish_reason:6}  {o.status:14} {speedup}"
             )
+            lines.append(
+                {"task": task.name, "tokens": c.completion_tokens, "finish_reason": c.finish_reason,
+                 "status": o.status, "verdict": o.verdict, "speedup": o.speedup}
+            )  # fmt: skip
             if args.show_failures and not o.passed:
                 print("    " + c.text[:600].replace("\n", "\n    "))
     total = sum(len(c) for c in replies)
@@ -138,6 +169,23 @@ def main() -> None:
         f"{correct}/{total} correct, {faster}/{total} significantly faster, {unchanged}/{total} the starting "
         f"code again (afterburner.program.same_program), {cut}/{total} cut off at the limit"
     )
+    print("verdicts: " + ", ".join(f"{VERDICT_LABELS[v]} {verdicts[v]}/{total}" for v in VERDICTS))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        summary = {
+            "model": args.model, "suite": args.suite, "split": args.split, "tasks": [t.name for t in tasks],
+            "n": args.n, "max_new_tokens": args.max_new_tokens, "temperature": args.temperature,
+            "replies": total, "verdicts": verdicts, "cut_off": cut, "lines": lines,
+        }  # fmt: skip
+        Path(args.json).write_text(json.dumps(summary, indent=1))
+
+
+def _tasks(args: argparse.Namespace) -> list:
+    """The tasks to sample: of `--suite` (its `--split` half), from `--skip`, at most `--tasks`."""
+    tasks = load_tasks([args.suite], split=args.split)
+    if args.split and not any(t.metadata.get("split") for t in tasks):
+        raise SystemExit(f"{args.suite} has no train/test split (no task has metadata.split)")
+    return tasks[args.skip : args.skip + args.tasks]
 
 
 def _prefilled(tasks: list, strategy, starts: list[str]) -> tuple[list, list[str]]:
@@ -149,7 +197,7 @@ def _prefilled(tasks: list, strategy, starts: list[str]) -> tuple[list, list[str
 
 
 def compare_formats(args: argparse.Namespace) -> None:
-    tasks = load_tasks([args.suite])[args.skip : args.skip + args.tasks]
+    tasks = _tasks(args)
     backend = get_backend("transformers", model=args.model)
     strategy = get_strategy(args.strategy)
     sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens, stop=strategy.stop)

@@ -127,6 +127,7 @@ def collect(
     *,
     limit: int | None = None,
     exclude: Sequence[str] = (),
+    split: str | None = None,
     jobs: int = 1,
     backend: Any = "transformers",
     model: str | None = None,
@@ -139,6 +140,7 @@ def collect(
 ) -> CollectReport:
     """Optimize every task of `sources` (problem sets, suite dirs, task files), writing trajectories.
 
+    `split`: only that half of a suite in halves (`training.data.in_split`).
     `optimize_options` go to `afterburner.optimize` (rounds, candidates, patience, goal, out_dir, ...).
     `progress(task_name, what)` is called as tasks finish. `executor`: None (or a local one) runs here in
     `jobs` threads; a distributed one (`afterburner.executor`, e.g. Ray) runs each task as a unit on its
@@ -150,7 +152,7 @@ def collect(
     out = Path(trajectory_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = CollectReport()
-    tasks = load_tasks(sources, limit, exclude)
+    tasks = load_tasks(sources, limit, exclude, split)
     todo = []
     for task in tasks:
         path = trajectory_path(out, task)

@@ -1,6 +1,7 @@
-"""What the three trainers share: loading the model (a model, or a LoRA adapter to continue), trl's
-config arguments from a `TrainConfig`, a callback for step time and peak memory, and saving the output
-so it is usable at once as ``--model`` of ``afterburner optimize`` / ``bench``.
+"""What the three trainers share: loading the model (a model, or a LoRA adapter to continue:
+`policy_plan`), trl's config arguments from a `TrainConfig`, resuming from the last checkpoint, a
+callback for step time and peak memory, and saving the output so it is usable at once as ``--model``
+of ``afterburner optimize`` / ``bench``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,24 @@ import os
 import resource
 import sys
 import time
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from afterburner.errors import ConfigError
 from training.config import TrainConfig
 
-__all__ = ["finish", "is_adapter_dir", "load_policy", "local_model", "step_callback", "trl_kwargs"]
+__all__ = [
+    "PolicyPlan",
+    "finish",
+    "is_adapter_dir",
+    "last_checkpoint",
+    "load_policy",
+    "local_model",
+    "policy_plan",
+    "step_callback",
+    "trl_kwargs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,42 +59,80 @@ def local_model(model: str) -> str:
     return model
 
 
-def load_policy(cfg: TrainConfig) -> tuple[Any, Any, Any]:
-    """(model, tokenizer, peft_config) for a trl trainer.
+@dataclass(frozen=True)
+class PolicyPlan:
+    """What `load_policy` loads for a config: the `base` model (an id or a directory) and, to continue
+    an earlier stage, its LoRA `adapter` (trained further as it is: `new_lora` is then False, there is
+    no second LoRA on top); `merge`: merge that adapter into the base and train the whole model."""
 
-    A LoRA adapter directory as `cfg.model` (stage 2 from stage 1) is loaded on its base model and its
-    adapter trained further (so the output is still one adapter on the original base); with
-    ``lora: false`` it is merged first and the whole model is trained.
+    base: str
+    adapter: str | None = None
+    new_lora: bool = False
+    merge: bool = False
+
+    def describe(self) -> str:
+        if self.adapter is None:
+            return f"{self.base} with a new LoRA adapter" if self.new_lora else f"{self.base}, all weights"
+        how = "merged into it, all weights trained" if self.merge else "trained further"
+        return f"the adapter {self.adapter} on {self.base}, {how}"
+
+
+def policy_plan(cfg: TrainConfig) -> PolicyPlan:
+    """Base model or adapter: `cfg.model` as a LoRA adapter directory (``adapter_config.json``, the
+    output of stage 1) continues that adapter on the base it names; anything else is the base, with a
+    new LoRA when ``lora: true``. A directory with neither an adapter nor a model in it (a stage that
+    did not finish) is an error that says so, not a download attempt."""
+    model = cfg.model
+    if is_adapter_dir(model):
+        base = json.loads((Path(model) / "adapter_config.json").read_text())["base_model_name_or_path"]
+        return PolicyPlan(base, adapter=model, merge=not cfg.lora)
+    p = Path(model).expanduser()
+    if p.is_dir() and not (p / "config.json").is_file():
+        checkpoints = sorted(c.name for c in p.glob("checkpoint-*"))
+        hint = (
+            f" (checkpoints: {', '.join(checkpoints)}; finish that run with resume: true)"
+            if checkpoints
+            else ""
+        )
+        raise ConfigError(
+            f"model {model!r} is a directory with neither adapter_config.json nor config.json{hint}"
+        )
+    return PolicyPlan(model, new_lora=cfg.lora)
+
+
+def load_policy(cfg: TrainConfig) -> tuple[Any, Any, Any]:
+    """(model, tokenizer, peft_config) for a trl trainer, as `policy_plan` decides.
+
+    A continued adapter comes back as a trainable ``PeftModel`` and no peft_config (so the trainer puts
+    no second adapter on it): the output is still one adapter on the original base.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    plan = policy_plan(cfg)
     if cfg.weights_dtype == "auto":
         dtype = torch.float32 if cfg.use_cpu or not torch.cuda.is_available() else torch.bfloat16
     else:  # bfloat16 on a CPU with bf16 instructions (avx512_bf16, AMX) generates and trains ~2x faster
         dtype = getattr(torch, cfg.weights_dtype)
-    if is_adapter_dir(cfg.model):
+    base_dir = local_model(plan.base)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
+    if plan.adapter is not None:
         from peft import PeftModel
 
-        base_id = json.loads((Path(cfg.model) / "adapter_config.json").read_text())["base_model_name_or_path"]
-        base_dir = local_model(base_id)
-        base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
-        tok_source = cfg.model if (Path(cfg.model) / "tokenizer_config.json").is_file() else base_dir
+        tok_source = plan.adapter if (Path(plan.adapter) / "tokenizer_config.json").is_file() else base_dir
         tokenizer = AutoTokenizer.from_pretrained(tok_source)
-        model = PeftModel.from_pretrained(base, cfg.model, is_trainable=cfg.lora)
-        if not cfg.lora:
+        model = PeftModel.from_pretrained(model, plan.adapter, is_trainable=not plan.merge)
+        if plan.merge:
             model = model.merge_and_unload()
         else:  # peft looks up the base's config when it saves: by its local folder, not on the hub
             for peft_cfg in model.peft_config.values():
                 peft_cfg.base_model_name_or_path = base_dir
         return model, tokenizer, None
-    model_dir = local_model(cfg.model)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     peft_config = None
-    if cfg.lora:
+    if plan.new_lora:
         from peft import LoraConfig
 
         peft_config = LoraConfig(
@@ -94,6 +143,18 @@ def load_policy(cfg: TrainConfig) -> tuple[Any, Any, Any]:
             task_type="CAUSAL_LM",
         )
     return model, tokenizer, peft_config
+
+
+def last_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The newest complete checkpoint (``checkpoint-N`` with its ``trainer_state.json``, which the
+    trainer writes last) in `output_dir`, or None: where ``resume: true`` continues."""
+    folder = Path(output_dir)
+    done = [
+        c
+        for c in folder.glob("checkpoint-*")
+        if c.name[11:].isdigit() and (c / "trainer_state.json").is_file()
+    ]
+    return str(max(done, key=lambda c: int(c.name[11:]))) if done else None
 
 
 def trl_kwargs(cfg: TrainConfig, config_cls: type, output_dir: str, **specific: Any) -> dict:
@@ -130,9 +191,7 @@ def trl_kwargs(cfg: TrainConfig, config_cls: type, output_dir: str, **specific: 
 
 
 def _base_id(cfg: TrainConfig) -> str:
-    if is_adapter_dir(cfg.model):
-        return json.loads((Path(cfg.model) / "adapter_config.json").read_text())["base_model_name_or_path"]
-    return cfg.model
+    return policy_plan(cfg).base
 
 
 def _name_base_by_id(out: Path, cfg: TrainConfig) -> None:
@@ -193,6 +252,9 @@ def train_and_finish(
     """Load the policy, build the trl trainer on it (the data, our step callback), train and `finish`.
 
     `extra`: the summary's own figures, a dict or a function of the trained trainer (figures from its logs)."""
+    resume = last_checkpoint(output_dir) if cfg.resume else None
+    if resume:
+        log.info("resuming from %s", resume)
     model, tokenizer, peft_config = load_policy(cfg)
     stats = step_callback()
     trainer = trainer_cls(
@@ -204,8 +266,10 @@ def train_and_finish(
         callbacks=[stats],
         **trainer_kw,
     )
-    trainer.train()
-    return finish(trainer, tokenizer, cfg, output_dir, stats, extra(trainer) if callable(extra) else extra)
+    trainer.train(resume_from_checkpoint=resume)
+    figures = extra(trainer) if callable(extra) else extra
+    summary = {"policy": policy_plan(cfg).describe(), "resumed_from": resume, **figures}
+    return finish(trainer, tokenizer, cfg, output_dir, stats, summary)
 
 
 def finish(trainer: Any, tokenizer: Any, cfg: TrainConfig, output_dir: str, stats: Any, extra: dict) -> Path:

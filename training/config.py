@@ -18,6 +18,7 @@ import yaml
 from afterburner.errors import ConfigError
 from afterburner.executor import EXECUTORS
 from afterburner.llm.base import DEFAULT_MODEL
+from afterburner.suite import SPLITS
 
 __all__ = ["ADVANTAGES", "REWARDS", "TrainConfig", "load_config", "parse_overrides"]
 
@@ -35,12 +36,14 @@ class TrainConfig:
         DEFAULT_MODEL  # a model id, a model directory, or an adapter directory (stage 2 from stage 1)
     )
     output_dir: str = "runs/train"
+    resume: bool = False  # continue from the newest checkpoint in output_dir (none there: start afresh)
     seed: int = 0
     # data: problem sets (.jsonl/.jsonl.gz), suite directories of task files, task files; trajectories
     tasks: list[str] = field(default_factory=list)
     trajectories: list[str] = field(default_factory=list)  # .jsonl files or directories of them
     limit: int | None = None  # at most this many tasks per problem set / directory
     exclude: list[str] = field(default_factory=list)  # task names kept out (e.g. the held-out dev tasks)
+    split: str | None = "train"  # of a suite in halves (metadata.split) only this half; None: every task
     validate_tasks: bool = True  # drop tasks whose starting code fails their own tests (reported)
     strategy: str = "default"  # the optimizer's prompt strategy the trained policy will serve
     goal: str = "time"
@@ -109,6 +112,8 @@ class TrainConfig:
             raise ConfigError(
                 f"reward_executor {self.reward_executor!r} is not one of {', '.join(EXECUTORS)}"
             )
+        if self.split is not None and self.split not in SPLITS:
+            raise ConfigError(f"split {self.split!r} is not one of {', '.join(SPLITS)} (or null: every task)")
         if self.advantage not in ADVANTAGES:
             raise ConfigError(f"advantage {self.advantage!r} is not one of {', '.join(ADVANTAGES)}")
         if self.num_generations < 2:

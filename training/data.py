@@ -4,13 +4,16 @@
   trained policy fits the loop; columns ``prompt`` (messages), ``task`` (``json.dumps(Task.to_dict())``,
   read by the rewards to run the sandbox) and ``task_name``.
 - SFT examples: per task, the best correct solution (a trajectory step that passed and was faster, or
-  for a from-description task any correct one; a problem set's reference solution); columns ``prompt``,
+  for a from-description task any correct one; a suite task's known faster version, reduced to the
+  reply, for its first-round prompt; a problem set's reference solution); columns ``prompt``,
   ``completion`` (messages), ``task``.
 - DPO pairs: for one prompt, a faster correct reply chosen over a slower or wrong one; columns
   ``prompt``, ``chosen``, ``rejected``, ``task``.
 
 Tasks whose starting code fails their own tests are excluded and reported (`validate_tasks`); broken
-trajectory lines are skipped and counted (`TrajectoryData.broken_lines`).
+trajectory lines are skipped and counted (`TrajectoryData.broken_lines`). Of a suite in halves (the real
+suite's ``metadata.split``), only the configured half is read (`in_split`): training never sees the
+test half unless told to.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from afterburner.errors import TaskError
+from afterburner.suite import task_split
 from afterburner.task import Task, load_problem_set, load_task_file
 
 __all__ = [
@@ -32,6 +36,8 @@ __all__ = [
     "dpo_rows",
     "format_reply",
     "grpo_rows",
+    "in_split",
+    "keep_tasks",
     "load_tasks",
     "read_trajectories",
     "sft_rows",
@@ -53,10 +59,22 @@ def _with_timing_inputs(task: Task) -> Task:
     return replace(task, workload_inputs=inputs)
 
 
-def load_tasks(sources: Sequence[str], limit: int | None = None, exclude: Iterable[str] = ()) -> list[Task]:
+def in_split(task: Task, split: str | None) -> bool:
+    """Whether `task` is in half `split` (``train``/``test``; None: every task). A task of a source without
+    halves (a problem set, the dev suite) is in either: only a task marked for the other half is out."""
+    return split is None or task_split(task) in (None, split)
+
+
+def load_tasks(
+    sources: Sequence[str],
+    limit: int | None = None,
+    exclude: Iterable[str] = (),
+    split: str | None = None,
+) -> list[Task]:
     """Tasks from problem sets (.jsonl[.gz], the reference as starting code), suite directories and task files.
 
-    `limit` caps each problem set or directory; names in `exclude` are left out (e.g. held-out tasks).
+    `limit` caps each problem set or directory (after the other filters); names in `exclude` are left
+    out (e.g. held-out tasks); `split` keeps one half of a suite in halves (`in_split`).
     """
     excluded = set(exclude)
     tasks: list[Task] = []
@@ -77,7 +95,7 @@ def load_tasks(sources: Sequence[str], limit: int | None = None, exclude: Iterab
             raise TaskError(
                 f"task source {source!r} is not a problem set (.jsonl[.gz]), a directory or a task file"
             )
-        found = [t for t in found if t.name not in excluded]
+        found = [t for t in found if t.name not in excluded and in_split(t, split)]
         tasks.extend(found[:limit] if limit is not None else found)
     return tasks
 
@@ -206,6 +224,16 @@ def read_trajectories(paths: Sequence[str]) -> TrajectoryData:
     return data
 
 
+def keep_tasks(data: TrajectoryData, exclude: Iterable[str] = (), split: str | None = None) -> TrajectoryData:
+    """Drop from `data` (in place, and return it) the tasks named in `exclude` and those of the other
+    half (`in_split`): a trajectory collected on a test task never becomes training data by accident."""
+    excluded = set(exclude)
+    for name in [n for n, t in data.tasks.items() if n in excluded or not in_split(t, split)]:
+        data.tasks.pop(name)
+        data.steps.pop(name, None)
+    return data
+
+
 def trajectory_prompt_rows(data: TrajectoryData, tasks: set[str]) -> list[dict]:
     """GRPO prompts the agent really met: every distinct prompt recorded in the trajectories of `tasks`
     (the first round's and the refine rounds' with their measured feedback), with its task."""
@@ -285,11 +313,15 @@ def sft_rows(
     strategy: str = "default",
     goal: str = "time",
 ) -> list[dict]:
-    """SFT examples: the best correct solution per trajectory task, and the problem sets' references.
+    """SFT examples: the best correct solution per trajectory task, and per task of `tasks` its known
+    solutions.
 
-    A task example asks for the task from its description (as the optimizer does when there is no
-    starting code) and answers with its reference solution (or its starting code, validated correct):
-    the offline stage teaches correctness first.
+    A task with starting code and a different reference (the suites' known faster version) gives the
+    optimizer's own first-round prompt answered with that reference, reduced to what the reply must
+    hold (`training.reference.reference_reply_code`). A task with a description also gives a prompt
+    for the task from its description alone (as the optimizer asks when there is no starting code),
+    answered with its reference solution (or its starting code, validated correct): the offline stage
+    teaches correctness first.
     """
     rows: list[dict] = []
     if trajectories is not None:
@@ -306,19 +338,22 @@ def sft_rows(
                 )
     if tasks:
         from afterburner.prompts import initial_conversation
+        from training.reference import reference_reply_code
+
+        def row(task: Task, reply: str) -> dict:
+            return {
+                "prompt": [dict(m) for m in initial_conversation(task, strategy=strategy, goal=goal)],
+                "completion": [{"role": "assistant", "content": format_reply(reply, strategy)}],
+                "task": task_json(task),
+            }
 
         for task in tasks:
+            faster = reference_reply_code(task)
+            if faster:
+                rows.append(row(task, faster))
             solution = task.reference or task.code  # a task file may only have (correct) starting code
-            if not (solution and task.description):
-                continue
-            blank = task.with_code("")
-            rows.append(
-                {
-                    "prompt": [dict(m) for m in initial_conversation(blank, strategy=strategy, goal=goal)],
-                    "completion": [{"role": "assistant", "content": format_reply(solution, strategy)}],
-                    "task": task_json(blank),
-                }
-            )
+            if solution and task.description:
+                rows.append(row(task.with_code(""), solution))
     return rows
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from afterburner.errors import ConfigError
 from afterburner.llm.quiet import quiet_library_warnings
 from training.config import TrainConfig
-from training.data import dpo_rows, read_trajectories, to_dataset
+from training.data import dpo_rows, keep_tasks, read_trajectories, to_dataset
 
 __all__ = ["dpo_dataset", "train_dpo"]
 
@@ -19,9 +19,7 @@ def dpo_dataset(cfg: TrainConfig) -> tuple[Any, dict]:
     """The DPO dataset (``prompt``, ``chosen``, ``rejected`` as messages) and a report."""
     if not cfg.trajectories:
         raise ConfigError("DPO needs trajectories: (run `afterburner train collect` first)")
-    data = read_trajectories(cfg.trajectories)
-    for name in cfg.exclude:
-        data.tasks.pop(name, None)
+    data = keep_tasks(read_trajectories(cfg.trajectories), cfg.exclude, cfg.split)
     rows = dpo_rows(data)
     if not rows:
         raise ConfigError(

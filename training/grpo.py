@@ -24,6 +24,7 @@ from training.config import TrainConfig
 from training.data import (
     TrajectoryData,
     grpo_rows,
+    keep_tasks,
     load_tasks,
     read_trajectories,
     to_dataset,
@@ -32,7 +33,7 @@ from training.data import (
 )
 from training.rewards import get_sandbox, make_reward
 
-__all__ = ["collect_tasks", "grpo_dataset", "step_figures", "train_grpo"]
+__all__ = ["collect_tasks", "grpo_args", "grpo_dataset", "step_figures", "train_grpo"]
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +41,15 @@ log = logging.getLogger(__name__)
 def collect_tasks(cfg: TrainConfig, sandbox: Any = None) -> tuple[list[Task], dict, TrajectoryData | None]:
     """The training tasks of `cfg` (problem sets, suites, trajectories), validated; a report; and the
     trajectories read (None without ``trajectories:``)."""
-    tasks = load_tasks(cfg.tasks, cfg.limit, cfg.exclude)
-    report: dict[str, Any] = {"broken_trajectory_lines": 0, "excluded_tasks": []}
+    tasks = load_tasks(cfg.tasks, cfg.limit, cfg.exclude, cfg.split)
+    report: dict[str, Any] = {"broken_trajectory_lines": 0, "excluded_tasks": [], "split": cfg.split}
     data = None
     if cfg.trajectories:
-        data = read_trajectories(cfg.trajectories)
+        data = keep_tasks(read_trajectories(cfg.trajectories), cfg.exclude, cfg.split)
         report["broken_trajectory_lines"] = data.broken_lines
         report["skipped_trajectory_files"] = data.skipped_files
         have = {t.name for t in tasks}
-        tasks += [t for name, t in data.tasks.items() if name not in have and name not in set(cfg.exclude)]
+        tasks += [t for name, t in data.tasks.items() if name not in have]
     if cfg.validate_tasks and tasks:
         sb = sandbox if sandbox is not None else get_sandbox(cfg.reward_workers, cfg.sandbox)
         tasks, excluded = validate_tasks(tasks, sb)
@@ -82,7 +83,7 @@ def train_grpo(
     `sandbox_factory`: a picklable zero-argument callable returning the sandbox to use (default: one
     `afterburner.sandbox.Sandbox` per process with ``cfg.sandbox`` settings).
     """
-    from training.common import train_and_finish, trl_kwargs
+    from training.common import train_and_finish
 
     out = output_dir or cfg.output_dir
     dataset, report = grpo_dataset(cfg, sandbox_factory() if sandbox_factory else None)
@@ -97,25 +98,7 @@ def train_grpo(
         executor=cfg.reward_executor,
         ray_address=cfg.ray_address,
     )
-    specific = {
-        "num_generations": cfg.num_generations,
-        "max_completion_length": cfg.max_completion_length,
-        "temperature": cfg.temperature,
-        "beta": cfg.beta,
-        "use_vllm": cfg.use_vllm,
-        "vllm_mode": cfg.vllm_mode,
-    }
-    if cfg.advantage == "rloo":
-        from trl import RLOOConfig, RLOOTrainer
-
-        args = RLOOConfig(**trl_kwargs(cfg, RLOOConfig, out, normalize_advantages=False, **specific))
-        trainer_cls: Any = RLOOTrainer
-    else:
-        from trl import GRPOConfig, GRPOTrainer
-
-        scale = "none" if cfg.advantage == "no_std" else "group"
-        args = GRPOConfig(**trl_kwargs(cfg, GRPOConfig, out, scale_rewards=scale, **specific))
-        trainer_cls = GRPOTrainer
+    args, trainer_cls = grpo_args(cfg, out)
 
     def extra(trainer: Any) -> dict:
         return {
@@ -128,9 +111,36 @@ def train_grpo(
     return train_and_finish(trainer_cls, cfg, out, args, dataset, extra, reward_funcs=[reward])
 
 
+def grpo_args(cfg: TrainConfig, output_dir: str) -> tuple[Any, type]:
+    """trl's config and trainer class for `cfg`: GRPOConfig/GRPOTrainer (``scale_rewards`` by
+    ``advantage``), or RLOOConfig/RLOOTrainer for ``advantage: rloo``. No model is loaded."""
+    from training.common import trl_kwargs
+
+    specific = {
+        "num_generations": cfg.num_generations,
+        "max_completion_length": cfg.max_completion_length,
+        "temperature": cfg.temperature,
+        "beta": cfg.beta,
+        "use_vllm": cfg.use_vllm,
+        "vllm_mode": cfg.vllm_mode,
+    }
+    if cfg.advantage == "rloo":
+        from trl import RLOOConfig, RLOOTrainer
+
+        args = RLOOConfig(**trl_kwargs(cfg, RLOOConfig, output_dir, normalize_advantages=False, **specific))
+        return args, RLOOTrainer
+    from trl import GRPOConfig, GRPOTrainer
+
+    scale = "none" if cfg.advantage == "no_std" else "group"
+    return GRPOConfig(**trl_kwargs(cfg, GRPOConfig, output_dir, scale_rewards=scale, **specific)), GRPOTrainer
+
+
 def step_figures(log_history: list[dict]) -> dict:
     """What the steps did, from trl's logs: mean reward per step, the share of completions that ended
-    before ``max_completion_length`` and their mean length, the sandbox pass rate."""
+    before ``max_completion_length`` and their mean length, the sandbox pass rate, and the share of
+    groups with zero advantage (overall and per quarter, `training.plot.zero_std_share`)."""
+    from training.plot import zero_std_share
+
     steps = [h for h in log_history if "reward" in h]
 
     def mean(key: str) -> float | None:
@@ -143,4 +153,6 @@ def step_figures(log_history: list[dict]) -> dict:
         "finished_ratio": None if clipped is None else round(1.0 - clipped, 4),
         "finished_mean_length": mean("completions/mean_terminated_length"),
         "pass_rate": mean("sandbox/pass_rate"),
+        "unchanged_rate": mean("sandbox/unchanged_rate"),
+        "zero_std_share": zero_std_share(log_history),
     }

@@ -1,4 +1,7 @@
-"""The reward curve of a run: trl's log history (``trainer_state.json``) as a PNG."""
+"""What a GRPO run's log says (trl's log history, ``trainer_state.json``): the reward curve as a PNG,
+and per quarter of the run a table of its rewards' own figures (`quarter_table`), among them the share
+of groups whose completions all scored alike (`zero_std_share`: zero advantage, the group teaches
+nothing)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,15 @@ from pathlib import Path
 
 from afterburner.errors import ConfigError
 
-__all__ = ["plot_reward_curve", "reward_history", "sandbox_rates"]
+__all__ = [
+    "plot_reward_curve",
+    "quarter_rows",
+    "quarter_table",
+    "quarters",
+    "reward_history",
+    "sandbox_rates",
+    "zero_std_share",
+]
 
 
 def _log_history(trainer_state: str | Path) -> list[dict]:
@@ -36,6 +47,80 @@ def sandbox_rates(trainer_state: str | Path) -> dict[str, list[tuple[int, float]
             ("significantly faster", "sandbox/improved_rate"),
         )
     }
+
+
+def _steps(history: list[dict]) -> list[dict]:
+    return sorted((h for h in history if "reward" in h and "step" in h), key=lambda h: int(h["step"]))
+
+
+def quarters(history: list[dict]) -> list[tuple[int, int, list[dict]]]:
+    """The logged steps (those with a reward) in four parts of the run by step number, as
+    ``(first step, last step, entries)``: 1-25, 26-50, 51-75, 76-100 of 100 steps, 1-10 ... of 40. A part
+    may be empty (a run of fewer than four steps)."""
+    steps = _steps(history)
+    last = int(steps[-1]["step"]) if steps else 0
+    bounds = [(q * last // 4 + 1, (q + 1) * last // 4) for q in range(4)]
+    return [(lo, hi, [h for h in steps if lo <= int(h["step"]) <= hi]) for lo, hi in bounds]
+
+
+def _mean(entries: list[dict], key: str) -> float | None:
+    values = [float(h[key]) for h in entries if h.get(key) is not None]
+    return sum(values) / len(values) if values else None
+
+
+def zero_std_share(history: list[dict]) -> dict:
+    """The share of groups with zero advantage (all completions of a prompt scored alike: trl's
+    ``frac_reward_zero_std``), over the run and per quarter (None where nothing was logged).
+
+    >>> zero_std_share([{"step": s, "reward": 0.1, "frac_reward_zero_std": float(s > 2)} for s in (1, 2, 3, 4)])
+    {'overall': 0.5, 'quarters': [0.0, 0.0, 1.0, 1.0]}
+    """
+
+    def share(entries: list[dict]) -> float | None:
+        value = _mean(entries, "frac_reward_zero_std")
+        return None if value is None else round(value, 4)
+
+    return {"overall": share(_steps(history)), "quarters": [share(e) for _, _, e in quarters(history)]}
+
+
+_COLUMNS = (  # (header, key in the log, how to show the quarter's mean)
+    ("mean reward", "reward", "{:.2f}"),
+    ("completions correct", "sandbox/pass_rate", "{:.0%}"),
+    ("significantly faster", "sandbox/improved_rate", "{:.0%}"),
+    ("the code again", "sandbox/unchanged_rate", "{:.0%}"),
+    ("format errors", "sandbox/format_error_rate", "{:.0%}"),
+    ("mean length", "completions/mean_length", "{:.0f} tok"),
+    ("cut off", "completions/clipped_ratio", "{:.0%}"),
+    ("zero-advantage groups", "frac_reward_zero_std", "{:.0%}"),
+)
+
+
+def quarter_rows(trainer_state: str | Path) -> list[dict]:
+    """Per non-empty quarter of the run: ``steps`` ("1-10") and the mean of each logged figure (None
+    where the log has none)."""
+    return [
+        {"steps": f"{lo}-{hi}", **{key: _mean(entries, key) for _, key, _ in _COLUMNS}}
+        for lo, hi, entries in quarters(_log_history(trainer_state))
+        if entries
+    ]
+
+
+def quarter_table(trainer_state: str | Path, max_completion_length: int | None = None) -> str:
+    """The per-quarter table of docs/training.md, in Markdown: mean reward, the shares of completions
+    that were correct, significantly faster, the starting code again, format errors, their mean length,
+    the share cut off at `max_completion_length`, and the share of zero-advantage groups."""
+    rows = quarter_rows(trainer_state)
+    if not rows:
+        raise ConfigError(f"no reward in the log history of {str(trainer_state)!r}")
+    headers = [
+        f"cut off at {max_completion_length}" if h == "cut off" and max_completion_length else h
+        for h, _, _ in _COLUMNS
+    ]
+    lines = ["| steps | " + " | ".join(headers) + " |", "|---" * (len(headers) + 1) + "|"]
+    for row in rows:
+        cells = ["-" if row[key] is None else fmt.format(row[key]) for _, key, fmt in _COLUMNS]
+        lines.append(f"| {row['steps']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _moving_average(values: list[float], window: int) -> list[float]:

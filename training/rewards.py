@@ -39,6 +39,7 @@ from afterburner.executor import EXECUTORS, LocalExecutor, get_executor
 from afterburner.task import Task
 
 __all__ = [
+    "VERDICTS",
     "AfterburnerReward",
     "Outcome",
     "RewardJob",
@@ -48,6 +49,7 @@ __all__ = [
     "get_sandbox",
     "has_thinking_solution_layout",
     "make_reward",
+    "outcome_shares",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,9 @@ class Baseline:
     measurement: Any = None  # afterburner.results.Measurement, when measured
 
 
+VERDICTS = ("format_error", "unchanged", "wrong", "correct", "faster")
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What running one completion produced (data for the reward formulas)."""
@@ -105,6 +110,19 @@ class Outcome:
     slower: bool = False  # significantly slower (CI upper bound below 1 / (1 + min_gain))
     cost_base: float | None = None  # the chosen metric (time, memory, integral) of the baseline
     cost_new: float | None = None  # ... and of the candidate
+
+    @property
+    def verdict(self) -> str:
+        """One of `VERDICTS`: format_error (no usable code), unchanged (the starting code again), wrong
+        (any failure: wrong answer, crash, timeout, ...), correct (not significantly faster), faster
+        (correct and significantly faster)."""
+        if not self.extracted:
+            return "format_error"
+        if self.status == "unchanged":
+            return "unchanged"
+        if not self.passed:
+            return "wrong"
+        return "faster" if self.improved else "correct"
 
 
 def completion_text(completion: str | Sequence[dict]) -> str:
@@ -339,10 +357,28 @@ class _SandboxReward:
         log_metric = kwargs.get("log_metric")
         if callable(log_metric) and outcomes:
             done = [o for o in outcomes if o is not None]
-            if done:
-                log_metric("sandbox/pass_rate", sum(o.passed for o in done) / len(done))
-                log_metric("sandbox/improved_rate", sum(o.improved for o in done) / len(done))
+            for name, share in outcome_shares(done).items():
+                log_metric(f"sandbox/{name}", share)
         return rewards
+
+
+def outcome_shares(outcomes: Sequence[Outcome]) -> dict[str, float]:
+    """What the rewards log per batch (trl's ``log_metric``, as ``sandbox/NAME``): the share of the
+    scored completions that passed, were significantly faster, were the starting code again, or had no
+    usable code. {} for no outcomes.
+
+    >>> outcome_shares([Outcome(True, True, "unchanged", True), Outcome(False, False, "format_error", True)])
+    {'pass_rate': 0.5, 'improved_rate': 0.0, 'unchanged_rate': 0.5, 'format_error_rate': 0.5}
+    """
+    if not outcomes:
+        return {}
+    n = len(outcomes)
+    return {
+        "pass_rate": sum(o.passed for o in outcomes) / n,
+        "improved_rate": sum(o.improved for o in outcomes) / n,
+        "unchanged_rate": sum(o.status == "unchanged" for o in outcomes) / n,
+        "format_error_rate": sum(not o.extracted for o in outcomes) / n,
+    }
 
 
 class SpeedupReward(_SandboxReward):

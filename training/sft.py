@@ -12,7 +12,7 @@ from typing import Any
 from afterburner.errors import ConfigError
 from afterburner.llm.quiet import quiet_library_warnings
 from training.config import TrainConfig
-from training.data import load_tasks, read_trajectories, sft_rows, to_dataset, validate_tasks
+from training.data import keep_tasks, load_tasks, read_trajectories, sft_rows, to_dataset, validate_tasks
 from training.rewards import get_sandbox
 
 __all__ = ["sft_dataset", "train_sft"]
@@ -20,14 +20,12 @@ __all__ = ["sft_dataset", "train_sft"]
 
 def sft_dataset(cfg: TrainConfig, sandbox: Any = None) -> tuple[Any, dict]:
     """The SFT dataset (``prompt``, ``completion`` as messages) and a report of what went in."""
-    report: dict[str, Any] = {"broken_trajectory_lines": 0, "excluded_tasks": []}
+    report: dict[str, Any] = {"broken_trajectory_lines": 0, "excluded_tasks": [], "split": cfg.split}
     data = None
     if cfg.trajectories:
-        data = read_trajectories(cfg.trajectories)
-        for name in cfg.exclude:
-            data.tasks.pop(name, None)
+        data = keep_tasks(read_trajectories(cfg.trajectories), cfg.exclude, cfg.split)
         report["broken_trajectory_lines"] = data.broken_lines
-    tasks = load_tasks(cfg.tasks, cfg.limit, cfg.exclude) if cfg.tasks else []
+    tasks = load_tasks(cfg.tasks, cfg.limit, cfg.exclude, cfg.split) if cfg.tasks else []
     if tasks and cfg.validate_tasks:
         sb = sandbox if sandbox is not None else get_sandbox(cfg.reward_workers, cfg.sandbox)
         tasks, report["excluded_tasks"] = validate_tasks(tasks, sb)

@@ -3,6 +3,7 @@
 afterburner bench benchmarks/suites/dev --strategy default --strategy afterburner --rounds 3
 afterburner bench benchmarks/suites/smoke --backend scripted --model replay:reference --strategy default
 afterburner bench /path/to/HumanEvalPlus.jsonl.gz --limit 5 --results-dir runs/he5 [--resume]
+afterburner bench benchmarks/suites/real --split test --results-dir runs/real-test
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from afterburner.cli.executor_args import add_executor_args, open_executor
 from afterburner.cli.measure_cmd import add_sandbox_arg, open_sandbox
 from afterburner.cli.options import add_renamed, add_settings_args
 from afterburner.errors import ConfigError
+from afterburner.suite import SPLITS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_settings_args(p, ("rounds", "candidates"))  # as optimize spells them
     p.add_argument(
         "--limit", type=int, default=None, help="only the first N tasks of the suite (default: all)"
+    )
+    p.add_argument(
+        "--split",
+        choices=SPLITS,
+        default=None,
+        help="only one half of a suite with halves (its tasks' metadata.split), e.g. the real suite's test "
+        "half (default: every task)",
     )
     p.add_argument(
         "--workers",
@@ -120,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
     shard = _parse_shard(args.shard) if args.shard else None
     if shard and not args.results_dir:
         raise ConfigError("--shard needs --results-dir DIR (the folder all the shards share)")
-    suite = load_suite(args.suite, limit=args.limit, with_solution=args.with_solution)
+    suite = load_suite(args.suite, limit=args.limit, with_solution=args.with_solution, split=args.split)
     out = Path(args.results_dir or f"bench-runs/{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if args.report:
         report = report_bench(suite, out, settings)

@@ -3,7 +3,7 @@
 afterburner train collect --tasks ../shared/data/MbppPlus.jsonl.gz --trajectories-dir runs/traj --limit 50 --jobs 2
 afterburner train sft  --config training/configs/gpu_sft.yaml  [--output-dir DIR] [key=value ...]
 afterburner train grpo --config training/configs/smoke_0.5b_cpu.yaml max_steps=2 model=path/to/model
-afterburner train plot runs/grpo        # trainer_state.json -> reward_curve.png
+afterburner train plot runs/grpo        # trainer_state.json -> reward_curve.png, the per-quarter table
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 from afterburner.cli.executor_args import add_executor_args, open_executor
 from afterburner.cli.options import add_renamed, add_settings_args
 from afterburner.errors import ConfigError
+from afterburner.suite import SPLITS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="*",
         default=[],
         help="task names to leave out, e.g. held-out tasks (default: none)",
+    )
+    c.add_argument(
+        "--split",
+        choices=SPLITS,
+        default=None,
+        help="of a suite in halves (the real suite), only this half, e.g. train (default: every task)",
     )
     c.add_argument(
         "--jobs",
@@ -84,7 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         )
         s.set_defaults(func=_train, stage=stage)
 
-    p = sub.add_parser("plot", help="reward curve PNG from a run's trainer_state.json")
+    p = sub.add_parser(
+        "plot", help="reward curve PNG and the per-quarter table from a run's trainer_state.json"
+    )
     p.add_argument("run", help="a run directory or its trainer_state.json")
     p.add_argument("--out", default=None, metavar="FILE", help="the PNG file (default: RUN/reward_curve.png)")
     p.set_defaults(func=_plot)
@@ -104,6 +113,7 @@ def _collect(args: argparse.Namespace) -> int:
             args.trajectories_dir,
             limit=args.limit,
             exclude=args.exclude,
+            split=args.split,
             jobs=args.jobs,
             backend=args.backend,
             model=args.model,
@@ -161,15 +171,22 @@ def _grpo_figures(summary: dict, max_tokens: int) -> str:
         parts.append(ended + (f" (mean {length:.0f} tokens)" if finished and length else ""))
     if summary.get("pass_rate") is not None:
         parts.append(f"{summary['pass_rate']:.0%} passed the tests in the sandbox")
+    zero = (summary.get("zero_std_share") or {}).get("overall")
+    if zero is not None:
+        parts.append(f"{zero:.0%} of the groups had zero advantage (all completions scored alike)")
     return "; ".join(parts)
 
 
 def _plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from training.plot import plot_reward_curve
+    from training.plot import plot_reward_curve, quarter_table
 
     run = Path(args.run)
-    out = Path(args.out) if args.out else (run if run.is_dir() else run.parent) / "reward_curve.png"
+    folder = run if run.is_dir() else run.parent
+    out = Path(args.out) if args.out else folder / "reward_curve.png"
     print(plot_reward_curve(run, out))
+    config = folder / "train_config.json"
+    max_tokens = json.loads(config.read_text()).get("max_completion_length") if config.is_file() else None
+    print(quarter_table(run, max_tokens))
     return 0

@@ -16,6 +16,7 @@ from afterburner.cli import main
         (["bench", "SUITE", "--backend", "scripted", "--model", "replay:magic"], "unknown replay model"),
         (["bench", "SUITE", "--workers", "0"], "--workers must be at least 1"),
         (["bench", "SUITE", "--shard", "2/2"], "give I/N with 0 <= I < N"),
+        (["bench", "SUITE", "--split", "test"], "has no train/test split"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):

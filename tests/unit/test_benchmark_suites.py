@@ -106,7 +106,10 @@ REAL = sorted((SUITES / "real").glob("*.yaml"))
 SPLITS = {"train", "test"}
 REAL_KINDS = {"numeric": "numeric", "python": "pure-python", "pure-python": "pure-python"}
 PERMISSIVE = ("BSD", "MIT", "Apache", "PSF", "ISC")
-CONFIGS = sorted((ROOT / "training" / "configs").glob("*.yaml"))
+# the training configs (accelerate's own launcher configs sit beside them)
+CONFIGS = sorted(
+    p for p in (ROOT / "training" / "configs").glob("*.yaml") if not p.stem.startswith("accelerate")
+)
 
 
 def _defines(source: str, name: str) -> bool:
@@ -167,21 +170,25 @@ def test_some_real_targets_are_methods_of_classes():
     assert len(methods) >= 3, methods
 
 
-def _config_tasks(config: dict) -> list[Path]:
-    """The suite task files a training config's `tasks` names (directories and task files in the repo),
-    less its `exclude` list. Problem sets (.jsonl) and paths outside the repo are not suite tasks."""
-    excluded = set(config.get("exclude") or ())
-    files: list[Path] = []
-    for entry in config.get("tasks") or ():
+def _config_tasks(config: dict) -> list:
+    """The suite tasks a training config trains on, read as training reads them
+    (`training.data.load_tasks` with the config's `exclude` and `split`, TrainConfig's default when it
+    names none): its `tasks` entries that are directories or task files in the repo. Problem sets
+    (.jsonl) and paths outside the repo are not suite tasks."""
+    from training.config import load_config
+    from training.data import load_tasks
+
+    cfg = load_config(None, config)
+    sources = []
+    for entry in cfg.tasks:
         p = (ROOT / str(entry)).resolve()
-        if not p.is_relative_to(ROOT) or not p.exists():
-            continue
-        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p] if p.suffix in (".yaml", ".yml") else []
-    return [f for f in files if f.stem not in excluded]
+        if p.is_relative_to(ROOT) and p.exists() and (p.is_dir() or p.suffix in (".yaml", ".yml")):
+            sources.append(str(p))
+    return load_tasks(sources, None, cfg.exclude, cfg.split)
 
 
-def _test_half(files: list[Path]) -> list[str]:
-    return [f.stem for f in files if load_task_file(f).metadata.get("split") == "test"]
+def _test_half(tasks: list) -> list[str]:
+    return [t.name for t in tasks if t.metadata.get("split") == "test"]
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
@@ -193,9 +200,15 @@ def test_no_training_config_trains_on_the_test_half(path):
 
 
 def test_the_test_half_check_catches_a_config_that_names_the_real_suite():
-    whole = {"tasks": ["benchmarks/suites/real"]}
-    held_out = _test_half(_config_tasks(whole))
+    every = {"tasks": ["benchmarks/suites/real"], "split": None}  # split: null, every task
+    held_out = _test_half(_config_tasks(every))
     assert held_out and set(held_out) < {p.stem for p in REAL}
-    assert _test_half(_config_tasks({**whole, "exclude": held_out})) == []
+    assert _test_half(_config_tasks({**every, "exclude": held_out})) == []
+    assert _test_half(_config_tasks({**every, "split": "test"})) == held_out
     one = next(p for p in REAL if load_task_file(p).metadata["split"] == "test")
-    assert _test_half(_config_tasks({"tasks": [str(one.relative_to(ROOT))]})) == [one.stem]
+    assert _test_half(_config_tasks({"tasks": [str(one.relative_to(ROOT))], "split": None})) == [one.stem]
+
+
+def test_a_training_config_takes_the_train_half_of_the_real_suite_unless_told_otherwise():
+    train = [t.name for t in _config_tasks({"tasks": ["benchmarks/suites/real"]})]
+    assert sorted(train) == sorted(p.stem for p in REAL if load_task_file(p).metadata["split"] == "train")

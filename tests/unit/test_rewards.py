@@ -197,3 +197,32 @@ def test_correctness_pays_where_there_was_no_correct_code_to_keep():
         [reply(1.0), reply(1.0, wrong=True)], task=[json.dumps(broken.to_dict())] * 2
     )
     assert fixed == pytest.approx(1.1) and still == pytest.approx(0.1)
+
+
+def test_the_rewards_log_the_share_of_each_outcome_for_the_run_tables():
+    logged: dict[str, float] = {}
+    dressed = "```python\ndef f(x):\n    return sum(range(x))\n```"
+    SpeedupReward(sandbox_factory=fake_sandbox)(
+        [reply(0.25), dressed, reply(1.0, wrong=True), "no code here"],
+        task=[TASK_JSON] * 4,
+        log_metric=lambda name, value: logged.__setitem__(name, value),
+    )
+    assert logged == {
+        "sandbox/pass_rate": 0.5,
+        "sandbox/improved_rate": 0.25,
+        "sandbox/unchanged_rate": 0.25,
+        "sandbox/format_error_rate": 0.25,
+    }
+
+
+def test_each_reply_gets_one_verdict_of_the_first_round_table():
+    from training.rewards import VERDICTS, Outcome
+
+    got = [
+        Outcome(False, False, "format_error", True).verdict,
+        Outcome(True, True, "unchanged", True, 1.0).verdict,
+        Outcome(True, False, "timeout", True).verdict,
+        Outcome(True, True, "passed", True, 1.02).verdict,
+        Outcome(True, True, "passed", True, 3.0, improved=True).verdict,
+    ]
+    assert tuple(got) == VERDICTS

@@ -46,6 +46,21 @@ def test_limit_counts_good_tasks(tmp_path):
     assert [t.name for t in load_suite(write_suite(tmp_path), limit=1).tasks] == ["a"]
 
 
+def test_split_keeps_one_half_before_the_limit_and_a_suite_without_halves_is_an_error(tmp_path):
+    d = tmp_path / "halves"
+    d.mkdir()
+    for name, split in (("a", "train"), ("b", "test"), ("c", "train"), ("d", "test")):
+        (d / f"{name}.yaml").write_text(GOOD.format(name=name) + f"metadata: {{split: {split}}}\n")
+    test = load_suite(d, split="test")
+    assert [t.name for t in test.tasks] == ["b", "d"] and test.name == "halves-test"
+    assert [t.name for t in load_suite(d, limit=1, split="train").tasks] == ["a"]
+    assert [t.name for t in load_suite(d).tasks] == ["a", "b", "c", "d"]
+    with pytest.raises(TaskError, match="has no train/test split"):
+        load_suite(write_suite(tmp_path), split="test")
+    with pytest.raises(TaskError, match="not one of train, test"):
+        load_suite(d, split="dev")
+
+
 def test_missing_suite_is_one_clear_error(tmp_path):
     with pytest.raises(TaskError, match="does not exist"):
         load_suite(tmp_path / "nope")

@@ -16,6 +16,7 @@ from training.config import load_config, parse_overrides
 from training.data import (
     dpo_rows,
     grpo_rows,
+    keep_tasks,
     load_tasks,
     read_trajectories,
     sft_rows,
@@ -137,6 +138,35 @@ def test_sft_from_problem_sets_asks_from_the_description_and_answers_with_the_re
     assert "for i in range(n)" in row["completion"][0]["content"]
 
 
+def _halves(tmp_path: Path) -> Path:
+    """A suite in halves: sum_squares as a train task and as a test task."""
+    d = tmp_path / "halves"
+    d.mkdir()
+    text = (TASKS / "sum_squares.yaml").read_text()
+    for name, split in (("sq_train", "train"), ("sq_test", "test")):
+        (d / f"{name}.yaml").write_text(
+            text.replace("name: sum_squares", f"name: {name}") + f"metadata: {{split: {split}}}\n"
+        )
+    return d
+
+
+def test_split_keeps_one_half_of_tasks_and_of_trajectories(tmp_path):
+    halves = _halves(tmp_path)
+    sources = [str(halves), str(TASKS / "sum_squares.yaml")]  # the second has no halves: in either
+    assert [t.name for t in load_tasks(sources, split="train")] == ["sq_train", "sum_squares"]
+    assert [t.name for t in load_tasks(sources, split="test")] == ["sq_test", "sum_squares"]
+    assert len(load_tasks(sources)) == 3
+    assert [t.name for t in load_tasks([str(halves)], limit=1, split="test")] == ["sq_test"]
+    for task in load_tasks([str(halves)]):
+        _write_trajectory(tmp_path / "traj" / f"{task.name}.jsonl", task)
+    data = keep_tasks(read_trajectories([str(tmp_path / "traj")]), split="train")
+    assert list(data.tasks) == ["sq_train"] and list(data.steps) == ["sq_train"]
+    assert len(sft_rows(data)) == 1 and all("sq_train" in row["task"] for row in dpo_rows(data))
+    assert load_config(None).split == "train"  # the default: a suite in halves gives its train half
+    with pytest.raises(ConfigError, match="split 'dev' is not one of train, test"):
+        load_config(None, {"split": "dev"})
+
+
 def test_config_unknown_key_is_one_clear_error_naming_it_and_the_known_keys(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: x\nmax_stpes: 3\n")
@@ -184,3 +214,70 @@ def test_reward_curve_from_trainer_state(tmp_path):
     assert rates["passed the tests"][-1] == (12, 0.5) and rates["significantly faster"] == []
     png = plot_reward_curve(tmp_path, tmp_path / "curve.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _run_log(steps: int) -> list[dict]:
+    """A GRPO log of `steps` steps: the first half of the run all groups alike, the second half none,
+    and the rewards' own shares rising by quarter."""
+    return [
+        {
+            "step": s,
+            "reward": s / steps,
+            "frac_reward_zero_std": 1.0 if s <= steps // 2 else 0.0,
+            "sandbox/pass_rate": 0.5,
+            "sandbox/improved_rate": 0.25 if s > 3 * steps // 4 else 0.0,
+            "sandbox/unchanged_rate": 0.5,
+            "completions/mean_length": 100.0,
+            "completions/clipped_ratio": 0.25,
+        }
+        for s in range(1, steps + 1)
+    ]
+
+
+def test_zero_advantage_share_over_the_run_and_per_quarter():
+    from training.grpo import step_figures
+    from training.plot import quarters, zero_std_share
+
+    log = [*_run_log(40), {"train_loss": 0.0, "step": 40}]
+    assert [(lo, hi, len(e)) for lo, hi, e in quarters(log)] == [
+        (1, 10, 10),
+        (11, 20, 10),
+        (21, 30, 10),
+        (31, 40, 10),
+    ]
+    assert zero_std_share(log) == {"overall": 0.5, "quarters": [1.0, 1.0, 0.0, 0.0]}
+    assert step_figures(log)["zero_std_share"] == zero_std_share(log)
+    short = zero_std_share(_run_log(2))  # fewer steps than quarters: the empty ones are None
+    assert short == {"overall": 0.5, "quarters": [None, 1.0, None, 0.0]}
+    assert zero_std_share([{"step": 1, "reward": 0.1}]) == {"overall": None, "quarters": [None] * 4}
+
+
+def test_quarter_table_prints_the_per_quarter_figures(tmp_path):
+    from training.plot import quarter_table
+
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": _run_log(40)}))
+    lines = quarter_table(tmp_path, max_completion_length=384).splitlines()
+    assert lines[0].startswith("| steps | mean reward | completions correct | significantly faster |")
+    assert "cut off at 384" in lines[0] and lines[0].endswith("zero-advantage groups |")
+    assert lines[2] == "| 1-10 | 0.14 | 50% | 0% | 50% | - | 100 tok | 25% | 100% |"
+    assert lines[5] == "| 31-40 | 0.89 | 50% | 25% | 50% | - | 100 tok | 25% | 0% |"
+    assert len(lines) == 6
+
+
+def test_the_two_stage_configs_chain_stage2_onto_stage1_and_fit_the_installed_trl(tmp_path):
+    from trl import SFTConfig
+
+    from training.common import trl_kwargs
+    from training.grpo import grpo_args
+
+    sft = load_config(CONFIGS / "cpu_0.5b_sft_real.yaml")
+    grpo = load_config(CONFIGS / "cpu_0.5b_grpo_real.yaml")
+    assert grpo.model == sft.output_dir and sft.split == grpo.split == "train"
+    assert sft.resume and grpo.resume and sft.max_length == 3072
+    assert grpo.num_generations >= 4 and grpo.max_completion_length == 384 and grpo.max_steps == 40
+    args = SFTConfig(**trl_kwargs(sft, SFTConfig, str(tmp_path / "sft"), max_length=sft.max_length))
+    assert args.use_cpu and args.max_length == 3072 and args.save_steps == 4
+    args, trainer = grpo_args(grpo, str(tmp_path / "grpo"))
+    assert trainer.__name__ == "GRPOTrainer" and args.use_cpu and args.scale_rewards == "none"
+    assert args.num_generations == 4 and args.max_completion_length == 384
+    assert args.per_device_train_batch_size * args.steps_per_generation % args.num_generations == 0
