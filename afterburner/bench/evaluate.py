@@ -106,7 +106,7 @@ def _evaluate(
     if identical:
         speedup, ci, mem = 1.0, (1.0, 1.0), 1.0
     elif start:
-        start_cmp = sandbox.compare(task, start, code, repeats=repeats, min_gain=min_gain)
+        start_cmp = sandbox.compare(task, start, code, repeats=repeats, min_gain=min_gain, checked_b=check)
         speedup, ci, mem = _num(start_cmp.speedup), _ci(start_cmp.speedup_ci), _num(start_cmp.memory_ratio)
     solutions = []
     for label, solution in known_solutions(task):
@@ -115,7 +115,7 @@ def _evaluate(
             continue
         c = start_cmp if start_cmp is not None and same_program(solution, start) else None
         if c is None:
-            c = sandbox.compare(task, solution, code, repeats=repeats, min_gain=min_gain)
+            c = sandbox.compare(task, solution, code, repeats=repeats, min_gain=min_gain, checked_b=check)
         solutions.append(
             SolutionComparison(
                 label,

@@ -44,7 +44,7 @@ class FakeSandbox:
         wrong = "WRONG" in code or "x + 2" in code  # t4's own code fails its tests
         return CheckResult(Status.WRONG_ANSWER if wrong else Status.PASSED)
 
-    def compare(self, task, a, b, repeats=None, min_gain=0.05):
+    def compare(self, task, a, b, repeats=None, min_gain=0.05, checked_a=None, checked_b=None):
         with self.lock:
             self.active += 1
             self.compares += 1
