@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,6 @@ def collect(
     `jobs` threads; a distributed one (`afterburner.executor`, e.g. Ray) runs each task as a unit on its
     nodes, `backend` given by name (or a picklable object); ``out_dir`` run folders then stay on the nodes.
     """
-    import afterburner
     from afterburner.llm import get_backend
 
     out = Path(trajectory_dir)
@@ -176,44 +176,52 @@ def collect(
             _collect_distributed(executor, job, todo, out, report, progress)
             return report
         llm = get_backend(backend, model=model) if isinstance(backend, str) else backend
-        lock = threading.Lock()
-
-        def run(task: Task) -> tuple[Task, Any]:
-            path = trajectory_path(out, task)
-            path.unlink(missing_ok=True)  # an interrupted run starts again
-            result = afterburner.optimize(
-                task,
-                backend=llm,
-                model=model,
-                strategy=strategy,
-                sandbox=sandbox,
-                trajectory=path,
-                **optimize_options,
-            )
-            return task, result
-
-        with ThreadPoolExecutor(max(1, jobs)) as pool:
-            futures = {pool.submit(run, t): t for t in todo}
-            for future in as_completed(futures):
-                task = futures[future]
-                try:
-                    _, result = future.result()
-                except AfterburnerError as e:
-                    with lock:
-                        report.failed.append((task.name, str(e)))
-                    log.warning("collect: %s failed: %s", task.name, e)
-                    if progress:
-                        progress(task.name, f"failed: {e}")
-                    continue
-                with lock:
-                    report.done.append(task.name)
-                    report.improved += bool(getattr(result, "improved", False))
-                if progress:
-                    progress(
-                        task.name,
-                        f"{getattr(result, 'stop_reason', 'done')}, speedup {getattr(result, 'speedup', 1.0):.2f}x",
-                    )
+        run = partial(_optimize_one, out, llm, model, strategy, sandbox, optimize_options)
+        _collect_local(run, todo, jobs, report, progress)
     finally:
         if own_sandbox is not None:
             own_sandbox.__exit__(None, None, None)
     return report
+
+
+def _optimize_one(
+    out: Path, llm: Any, model: str | None, strategy: str, sandbox: Any, options: dict, task: Task
+) -> Any:
+    """One task optimized here, its trajectory written afresh (an interrupted run starts again)."""
+    import afterburner
+
+    path = trajectory_path(out, task)
+    path.unlink(missing_ok=True)
+    return afterburner.optimize(
+        task, backend=llm, model=model, strategy=strategy, sandbox=sandbox, trajectory=path, **options
+    )
+
+
+def _collect_local(
+    run: Callable[[Task], Any],
+    todo: list[Task],
+    jobs: int,
+    report: CollectReport,
+    progress: Callable[[str, str], None] | None,
+) -> None:
+    """`run` over the tasks in `jobs` threads, into `report` as they finish (a failed task is reported)."""
+    lock = threading.Lock()
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        futures = {pool.submit(run, t): t for t in todo}
+        for future in as_completed(futures):
+            task = futures[future]
+            try:
+                result = future.result()
+            except AfterburnerError as e:
+                with lock:
+                    report.failed.append((task.name, str(e)))
+                log.warning("collect: %s failed: %s", task.name, e)
+                if progress:
+                    progress(task.name, f"failed: {e}")
+                continue
+            with lock:
+                report.done.append(task.name)
+                report.improved += bool(getattr(result, "improved", False))
+            if progress:
+                speedup = getattr(result, "speedup", 1.0)
+                progress(task.name, f"{getattr(result, 'stop_reason', 'done')}, speedup {speedup:.2f}x")

@@ -452,10 +452,46 @@ def select(state: OptimizerState, runtime: Any) -> dict:
         # and was not faster. A round of echoes, format errors and failures says nothing about that.
         measured = any(c.get("status") == "passed" for c in mine)
         update["no_improve"] = state.get("no_improve", 0) + int(measured)
+    _record_steps(ctx, state, cands, best_speedup)
+    if winner is not None:
+        ctx.emit(
+            "best_improved",
+            round=rnd,
+            index=winner["index"],
+            best_speedup=best_speedup,
+            speedup_vs_previous=(winner.get("comparison") or {}).get("speedup"),
+        )
+    history = [*state.get("history", []), _round_entry(state, mine, winner, s.goal)]
+    failures = _failures(mine)
+    best_code = update.get("best_code", state["best_code"])
+    update.update(
+        candidates=cands,
+        history=history,
+        failures=failures,
+        rounds_best_code=[*state.get("rounds_best_code", []), best_code],
+        elapsed_s=state.get("elapsed_s", 0.0) + time.monotonic() - t0,
+    )
+    update["stop_reason"] = _stop_reason(ctx, {**state, **update})
+    ctx.emit(
+        "round_finished",
+        round=rnd,
+        rounds=s.rounds,
+        passed=history[-1]["passed"],
+        candidates=len(cands),
+        accepted=winner is not None,
+        best_speedup=best_speedup,
+        no_improve=update.get("no_improve", 0),
+        stop_reason=update["stop_reason"],
+    )
+    return update
+
+
+def _record_steps(ctx: RunContext, state: OptimizerState, cands: list[dict], best_speedup: float) -> None:
+    """One trajectory step per candidate of the round: its prompt, reply, code, verdict and figures."""
     for c in cands:
         ctx.record(
             "step",
-            round=rnd,
+            round=state["round"],
             index=c["index"],
             strategy=ctx.strategy.name,
             origin=c.get("origin", "model"),
@@ -480,55 +516,32 @@ def select(state: OptimizerState, runtime: Any) -> dict:
             outcome=classify_step(c),
             best_speedup=best_speedup,
         )
-    if winner is not None:
-        ctx.emit(
-            "best_improved",
-            round=rnd,
-            index=winner["index"],
-            best_speedup=best_speedup,
-            speedup_vs_previous=(winner.get("comparison") or {}).get("speedup"),
-        )
+
+
+def _round_entry(state: OptimizerState, mine: list[dict], winner: dict | None, goal: str) -> dict:
+    """The round as the next prompt's history shows it (the model's candidates only)."""
     correct = [c for c in mine if finite((c.get("comparison") or {}).get("speedup"))]
-    top = max(correct, key=lambda c: _candidate_score(c, s.goal)) if correct else None
-    history = [
-        *state.get("history", []),
-        {
-            "round": rnd,
-            "passed": sum(1 for c in mine if c.get("check") and c["check"]["status"] == "passed"),
-            "total": len(mine),
-            "unchanged": sum(1 for c in mine if c.get("status") == "unchanged"),
-            "suggested": list(state.get("suggested", [])),
-            "accepted": winner is not None and winner.get("origin", "model") == "model",
-            "speedup": (top["comparison"].get("speedup") if top else None),
-        },
-    ]
-    failures = []
+    top = max(correct, key=lambda c: _candidate_score(c, goal)) if correct else None
+    return {
+        "round": state["round"],
+        "passed": sum(1 for c in mine if c.get("check") and c["check"]["status"] == "passed"),
+        "total": len(mine),
+        "unchanged": sum(1 for c in mine if c.get("status") == "unchanged"),
+        "suggested": list(state.get("suggested", [])),
+        "accepted": winner is not None and winner.get("origin", "model") == "model",
+        "speedup": (top["comparison"].get("speedup") if top else None),
+    }
+
+
+def _failures(mine: list[dict]) -> list[dict]:
+    """The round's distinct failures (at most MAX_FAILURES_SHOWN), for the next prompt."""
+    failures: list[dict] = []
     for c in mine:
         if c.get("status") != "passed" and len(failures) < MAX_FAILURES_SHOWN:
             f = {"status": c.get("status", "?").replace("_", " "), "detail": _one_line(c.get("failure", ""))}
             if f not in failures:
                 failures.append(f)
-    best_code = update.get("best_code", state["best_code"])
-    update.update(
-        candidates=cands,
-        history=history,
-        failures=failures,
-        rounds_best_code=[*state.get("rounds_best_code", []), best_code],
-        elapsed_s=state.get("elapsed_s", 0.0) + time.monotonic() - t0,
-    )
-    update["stop_reason"] = _stop_reason(ctx, {**state, **update})
-    ctx.emit(
-        "round_finished",
-        round=rnd,
-        rounds=s.rounds,
-        passed=history[-1]["passed"],
-        candidates=len(cands),
-        accepted=winner is not None,
-        best_speedup=best_speedup,
-        no_improve=update.get("no_improve", 0),
-        stop_reason=update["stop_reason"],
-    )
-    return update
+    return failures
 
 
 def _winner_figures(ctx: RunContext, winner: dict, rnd: int) -> dict | None:

@@ -159,11 +159,44 @@ class Sandbox:
             )
             return CheckResult(Status.RUNTIME_ERROR, fail, n_total, 0, details=details, **base)
         details["digest"] = res["digest"]
-        atol = task.atol
+        wrong = self._first_wrong(task, prep, outs, reprs, n_total, details, base)
+        if wrong is not None:
+            return wrong
+        rec = outs[nw + nc :]  # the recorded tests' calls
+        if prep.check_mode == "replay" and rec != prep.oracle_recorded:
+            verdict = self._replay(task, prep, rec)
+            if verdict is not None:
+                status, fail = verdict
+                if status is not Status.PASSED:
+                    return CheckResult(status, fail, n_total, nw + nc, details=details, **base)
+            else:  # never a reason to run check() where the candidate could answer for it
+                fail = Failure(
+                    error="check() called the candidate with inputs the original code never led it to: "
+                    "an earlier answer differs from the original's, and these tests cannot be replayed "
+                    "without trusting the candidate's process"
+                )
+                return CheckResult(Status.WRONG_ANSWER, fail, n_total, nw + nc, details=details, **base)
+        elif prep.check_mode == "direct":
+            details["record_error"] = prep.record_error
+            return self._direct(task, code, n_total, nw + nc, details, base)
+        return CheckResult(Status.PASSED, None, n_total, n_total, details=details, **base)
+
+    def _first_wrong(
+        self,
+        task: Task,
+        prep: Prepared,
+        outs: list,
+        reprs: list[str],
+        n_total: int,
+        details: dict[str, Any],
+        base: dict[str, Any],
+    ) -> CheckResult | None:
+        """The first output that is wrong: 1) on a test case (expected, or the oracle's), 2) on a
+        workload input against the oracle. None when all agree."""
+        atol, nw = task.atol, len(prep.workload)
         # a list equals a tuple only in cases written in JSON/YAML (which cannot spell tuples), never
         # in a project's recorded calls
         strict = bool(task.metadata.get("project"))
-        # 1) cases (expected or oracle), 2) workload vs the oracle, 3) the recorded tests
         for j, (has, exp) in enumerate(prep.expected):
             got = codec.decode(outs[nw + j])
             if has:
@@ -197,24 +230,7 @@ class Sandbox:
                     "differs from the original code's output on a workload input",
                     atol,
                 )
-        rec = outs[nw + nc :]
-        if prep.check_mode == "replay" and rec != prep.oracle_recorded:
-            verdict = self._replay(task, prep, rec)
-            if verdict is not None:
-                status, fail = verdict
-                if status is not Status.PASSED:
-                    return CheckResult(status, fail, n_total, nw + nc, details=details, **base)
-            else:  # never a reason to run check() where the candidate could answer for it
-                fail = Failure(
-                    error="check() called the candidate with inputs the original code never led it to: "
-                    "an earlier answer differs from the original's, and these tests cannot be replayed "
-                    "without trusting the candidate's process"
-                )
-                return CheckResult(Status.WRONG_ANSWER, fail, n_total, nw + nc, details=details, **base)
-        elif prep.check_mode == "direct":
-            details["record_error"] = prep.record_error
-            return self._direct(task, code, n_total, nw + nc, details, base)
-        return CheckResult(Status.PASSED, None, n_total, n_total, details=details, **base)
+        return None
 
     def _wrong(
         self,
