@@ -346,17 +346,8 @@ def run_bench(
 
         try:
             if remote:
-                from afterburner.bench.distributed import BenchJob, write_outputs
-
-                job = BenchJob(settings, getattr(sb, "config", None), optimize)
-                units = [(t, strategy, model) for t, combos in jobs for strategy, model in combos]
-                for rec, files in executor.map(job, units):
-                    rec = write_outputs(out, rec, files)
-                    _append_line(results_path, json.dumps(rec.to_dict(), default=str))
-                    new.append(rec)
-                    if display:  # a line per record (the units' own events stay on their nodes)
-                        label = f"{rec.task} [{rec.strategy} / {rec.model}]"
-                        display.line(f"bench {len(new)}/{total}: {label}: {_record_line(rec)}")
+                job_config = getattr(sb, "config", None)
+                _run_remote(executor, settings, job_config, optimize, jobs, out, display, total, new)
             elif settings.workers == 1:
                 for task, combos in jobs:
                     run_task(task, combos)
@@ -373,6 +364,33 @@ def run_bench(
             raise
 
     return finish_report(suite, out, settings, done + new, resumed=len(done), plots=plots)
+
+
+def _run_remote(
+    executor: Any,
+    settings: BenchSettings,
+    sandbox_config: Any,
+    optimize: Callable[..., Any],
+    jobs: list[tuple[Task, list[tuple[str, str]]]],
+    out: Path,
+    display: Any,
+    total: int,
+    new: list[TaskRecord],
+) -> None:
+    """Every (task, strategy, model) as a unit of a distributed executor; the records are written here
+    and added to `new`, in order, as they come back (a line per record: the units' own events stay on
+    their nodes)."""
+    from afterburner.bench.distributed import BenchJob, write_outputs
+
+    job = BenchJob(settings, sandbox_config, optimize)
+    units = [(t, strategy, model) for t, combos in jobs for strategy, model in combos]
+    for rec, files in executor.map(job, units):
+        rec = write_outputs(out, rec, files)
+        _append_line(out / "results.jsonl", json.dumps(rec.to_dict(), default=str))
+        new.append(rec)
+        if display:
+            label = f"{rec.task} [{rec.strategy} / {rec.model}]"
+            display.line(f"bench {len(new)}/{total}: {label}: {_record_line(rec)}")
 
 
 def _check_names(settings: BenchSettings) -> None:
