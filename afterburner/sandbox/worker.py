@@ -213,93 +213,29 @@ class Manager:
         self._preimport(job)
         left = self.wipe()
         wall_s = float(job.get("wall_s", 10.0))
-        out_cap = int(job.get("output_cap", 1 << 20))
-        res_cap = int(job.get("result_cap", 1 << 28))
-        sample = bool(job.get("memory"))
-        payload = memoryview(pack_msg(job, blobs))
         t0 = time.perf_counter()
         pid, pidfd, job_w, res_r, out_r = self._spawn()
-        os.set_blocking(job_w, False)
         statm = None
-        if sample:
+        if job.get("memory"):
             with contextlib.suppress(OSError):
                 statm = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
-        page = os.sysconf("SC_PAGE_SIZE")
-        rss_samples: list[int] = []
-        res_chunks, res_len, out_tail, out_len = [], 0, bytearray(), 0
-        verdict = None
-        open_fds = {res_r, out_r}
-        exited = False
-        deadline = t0 + wall_s
-        while open_fds or not exited:
-            left_s = deadline - time.perf_counter()
-            if left_s <= 0:
-                verdict = verdict or "timeout"
-                break
-            fds = [*open_fds] + ([] if exited else [pidfd])
-            wfds = [job_w] if job_w is not None else []
-            wait = min(left_s, 0.002) if statm is not None else left_s
-            ready, writable, _ = select.select(fds, wfds, [], wait)
-            if statm is not None:
-                try:
-                    rss_samples.append(int(os.pread(statm, 64, 0).split()[1]) * page)
-                except (OSError, ValueError, IndexError):
-                    pass
-            if writable:
-                try:
-                    n = os.write(job_w, payload[: 1 << 16])
-                    payload = payload[n:]
-                except BlockingIOError:
-                    pass
-                except OSError:  # the child is gone
-                    payload = payload[:0]
-                if not payload:
-                    os.close(job_w)
-                    job_w = None
-            for fd in ready:
-                if fd == pidfd:
-                    exited = True
-                    if open_fds:  # give stray writers a moment, then stop listening
-                        deadline = min(deadline, time.perf_counter() + 0.5)
-                    continue
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    open_fds.discard(fd)
-                    continue
-                if fd == res_r:
-                    res_chunks.append(chunk)
-                    res_len += len(chunk)
-                    if res_len > res_cap:
-                        verdict = "output_exceeded"
-                else:
-                    out_len += len(chunk)
-                    out_tail += chunk
-                    if len(out_tail) > TAIL:
-                        del out_tail[: len(out_tail) - TAIL]
-                    if out_len > out_cap:
-                        verdict = "output_exceeded"
-            if verdict:
-                break
-            if exited and not open_fds:
-                break
+        got = _Pump(job, pack_msg(job, blobs), pidfd, job_w, res_r, out_r, statm).until(t0 + wall_s)
         wall = time.perf_counter() - t0
-        if verdict == "timeout" and exited:
-            verdict = None  # the child finished; only its pipes were still open
-        if not exited or verdict:
+        if not got.exited or got.verdict:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)  # its session (the child is a session leader)
         info = self._rusage()
-        for fd in (pidfd, res_r, out_r, job_w, statm):
+        for fd in (pidfd, res_r, out_r, got.job_w, statm):
             if fd is not None:
                 os.close(fd)
         left += self.wipe()
-        info.update(wall=wall, stdout_tail=out_tail.decode("utf-8", "replace"), stdout_bytes=out_len)
-        header, rblobs = self._result(b"".join(res_chunks), info, verdict, job)
-        if sample and rss_samples:
+        info.update(wall=wall, stdout_tail=got.out_tail.decode("utf-8", "replace"), stdout_bytes=got.out_len)
+        header, rblobs = self._result(b"".join(got.res_chunks), info, got.verdict, job)
+        if got.rss_samples:
             base = header.get("rss_ready", 0)
-            header["rss_mean"] = max(0.0, sum(rss_samples) / len(rss_samples) - base)
+            header["rss_mean"] = max(0.0, sum(got.rss_samples) / len(got.rss_samples) - base)
         if left:
             header["unclean"] = left  # something survived the wipe: the parent retires this worker
         return header, rblobs
@@ -395,6 +331,89 @@ class Manager:
             self.blob_bytes -= len(self.blobs.pop(old))
         self.blobs[key] = blob
         self.blob_bytes += len(blob)
+
+
+class _Pump:
+    """One job's pipes while its child runs: the job written in, the result and stdout read out (the
+    stdout as a capped tail), the child's RSS sampled (when `statm` is open), until the child exits and
+    its pipes close, a cap is passed (``output_exceeded``) or the deadline (``timeout``)."""
+
+    def __init__(
+        self, job: dict, payload: bytes, pidfd: int, job_w: int, res_r: int, out_r: int, statm: int | None
+    ) -> None:
+        self.payload = memoryview(payload)
+        self.pidfd, self.res_r, self.statm = pidfd, res_r, statm
+        self.job_w: int | None = job_w
+        self.out_cap = int(job.get("output_cap", 1 << 20))
+        self.res_cap = int(job.get("result_cap", 1 << 28))
+        self.open_fds = {res_r, out_r}
+        self.res_chunks: list[bytes] = []
+        self.res_len, self.out_len = 0, 0
+        self.out_tail = bytearray()
+        self.rss_samples: list[int] = []
+        self.verdict: str | None = None
+        self.exited = False
+        os.set_blocking(job_w, False)
+
+    def until(self, deadline: float) -> _Pump:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while self.open_fds or not self.exited:
+            left_s = deadline - time.perf_counter()
+            if left_s <= 0:
+                self.verdict = self.verdict or "timeout"
+                break
+            fds = [*self.open_fds] + ([] if self.exited else [self.pidfd])
+            wfds = [self.job_w] if self.job_w is not None else []
+            wait = min(left_s, 0.002) if self.statm is not None else left_s
+            ready, writable, _ = select.select(fds, wfds, [], wait)
+            if self.statm is not None:
+                try:
+                    self.rss_samples.append(int(os.pread(self.statm, 64, 0).split()[1]) * page)
+                except (OSError, ValueError, IndexError):
+                    pass
+            if writable:
+                self._write_job()
+            for fd in ready:
+                if fd == self.pidfd:
+                    self.exited = True
+                    if self.open_fds:  # give stray writers a moment, then stop listening
+                        deadline = min(deadline, time.perf_counter() + 0.5)
+                    continue
+                self._read(fd)
+            if self.verdict or (self.exited and not self.open_fds):
+                break
+        if self.verdict == "timeout" and self.exited:
+            self.verdict = None  # the child finished; only its pipes were still open
+        return self
+
+    def _write_job(self) -> None:
+        try:
+            n = os.write(self.job_w, self.payload[: 1 << 16])
+            self.payload = self.payload[n:]
+        except BlockingIOError:
+            pass
+        except OSError:  # the child is gone
+            self.payload = self.payload[:0]
+        if not self.payload:
+            os.close(self.job_w)
+            self.job_w = None
+
+    def _read(self, fd: int) -> None:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            self.open_fds.discard(fd)
+        elif fd == self.res_r:
+            self.res_chunks.append(chunk)
+            self.res_len += len(chunk)
+            if self.res_len > self.res_cap:
+                self.verdict = "output_exceeded"
+        else:
+            self.out_len += len(chunk)
+            self.out_tail += chunk
+            if len(self.out_tail) > TAIL:
+                del self.out_tail[: len(self.out_tail) - TAIL]
+            if self.out_len > self.out_cap:
+                self.verdict = "output_exceeded"
 
 
 def _warm_up() -> None:
