@@ -4,7 +4,7 @@
     HF_HUB_OFFLINE=1 python benchmarks/first_round.py --model runs/grpo-0.5b-cpu      # a trained adapter
 
 For each task, `--n` replies to `afterburner.prompts.initial_conversation(task, strategy)` (one batched
-call for all tasks), each evaluated as the training reward does (`training.rewards.evaluate`: extract,
+call per task), each evaluated as the training reward does (`training.rewards.evaluate`: extract,
 merge, check, measure against the starting code, confirm a significant difference interleaved). Prints
 one line per reply (tokens, why generation stopped, the sandbox status, the speedup) and the totals:
 how many replies were correct, significantly faster, the starting code again, cut off by the token
@@ -19,7 +19,8 @@ limit. This is the quick check for a prompt change; the benchmark proper is `aft
 `--split test` takes the test half of a suite in halves (the tasks training never sees). Each reply
 gets one verdict (`training.rewards.Outcome.verdict`): format error, the code again, wrong, correct
 (not significantly faster), significantly faster; `--json FILE` writes their counts and one line per
-reply, for the tables of docs/training.md.
+reply, for the tables of docs/training.md. It is resumable: each finished task's replies are appended to
+`FILE.part.jsonl`, and a run with the same `--json` skips those tasks.
 
 `--before REV` samples the same tasks twice in one run: with the prompt templates of commit REV and the
 reply prefilled as that commit's `reply_start.j2` starts it (none before it had one: no prefill;
@@ -136,48 +137,77 @@ def main() -> None:
     tasks = _tasks(args)
     backend = get_backend("transformers", model=args.model)
     sandbox = get_sandbox(2, {"timeout_s": 10.0})
+    sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens)
+    done = _done_lines(args.json)
+    lines = [x for t in tasks for x in done.get(t.name, [])]
     t0 = time.perf_counter()
-    replies = backend.generate(
-        [initial_conversation(t.with_code("") if args.from_description else t, args.strategy) for t in tasks],
-        n=args.n,
-        sampling=Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens),
-    )
-    print(f"generation: {time.perf_counter() - t0:.1f} s for {len(tasks)} tasks x {args.n}")
-    correct = faster = cut = unchanged = 0
-    verdicts = dict.fromkeys(VERDICTS, 0)
-    lines = []
-    for task, completions in zip(tasks, replies, strict=True):
+    for i, task in enumerate(tasks, 1):
+        if task.name in done:
+            print(f"[{i}/{len(tasks)}] {task.name}: done before ({_part(args.json)})")
+            continue
+        start = task.with_code("") if args.from_description else task
+        t1 = time.perf_counter()
+        (completions,) = backend.generate(
+            [initial_conversation(start, args.strategy)], n=args.n, sampling=sampling
+        )
+        gen = time.perf_counter() - t1
+        rows = []
         for c in completions:
             o = evaluate(sandbox, task, c.text, repeats=3)
-            correct += o.passed
-            faster += o.improved
-            unchanged += o.status == "unchanged"
-            cut += c.finish_reason == "length"
-            verdicts[o.verdict] += 1
             speedup = f"{o.speedup:.2f}x{' significant' if o.improved else ''}" if o.speedup else "-"
             print(
                 f"{task.name:45} {c.completion_tokens:4d} tok  {c.finish_reason:6}  {o.status:14} {speedup}"
             )
-            lines.append(
+            rows.append(
                 {"task": task.name, "tokens": c.completion_tokens, "finish_reason": c.finish_reason,
-                 "status": o.status, "verdict": o.verdict, "speedup": o.speedup}
+                 "status": o.status, "verdict": o.verdict, "speedup": o.speedup, "passed": o.passed,
+                 "improved": o.improved}
             )  # fmt: skip
             if args.show_failures and not o.passed:
                 print("    " + c.text[:600].replace("\n", "\n    "))
-    total = sum(len(c) for c in replies)
+        lines += rows
+        if args.json:
+            with open(_part(args.json), "a") as f:
+                f.write(json.dumps({"task": task.name, "lines": rows}) + "\n")
+        print(
+            f"[{i}/{len(tasks)}] {task.name}: generation {gen:.0f} s, {time.perf_counter() - t0:.0f} s so far"
+        )
+    total = len(lines)
+    count = lambda key: sum(bool(x.get(key)) for x in lines)  # noqa: E731
+    verdicts = {v: sum(x["verdict"] == v for x in lines) for v in VERDICTS}
+    cut = sum(x["finish_reason"] == "length" for x in lines)
     print(
-        f"{correct}/{total} correct, {faster}/{total} significantly faster, {unchanged}/{total} the starting "
-        f"code again (afterburner.program.same_program), {cut}/{total} cut off at the limit"
+        f"{count('passed')}/{total} correct, {count('improved')}/{total} significantly faster, "
+        f"{verdicts['unchanged']}/{total} the starting code again (afterburner.program.same_program), "
+        f"{cut}/{total} cut off at the limit"
     )
     print("verdicts: " + ", ".join(f"{VERDICT_LABELS[v]} {verdicts[v]}/{total}" for v in VERDICTS))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         summary = {
             "model": args.model, "suite": args.suite, "split": args.split, "tasks": [t.name for t in tasks],
             "n": args.n, "max_new_tokens": args.max_new_tokens, "temperature": args.temperature,
             "replies": total, "verdicts": verdicts, "cut_off": cut, "lines": lines,
         }  # fmt: skip
         Path(args.json).write_text(json.dumps(summary, indent=1))
+
+
+def _part(json_file: str | None) -> Path:
+    """Where the replies of finished tasks are kept while a `--json` run goes on (one line per task)."""
+    return Path(f"{json_file}.part.jsonl")
+
+
+def _done_lines(json_file: str | None) -> dict[str, list[dict]]:
+    """The replies of the tasks an interrupted run with the same `--json` finished: task -> lines."""
+    if not json_file:
+        return {}
+    Path(json_file).parent.mkdir(parents=True, exist_ok=True)
+    part = _part(json_file)
+    done = {}
+    for line in part.read_text().splitlines() if part.is_file() else []:
+        with contextlib.suppress(json.JSONDecodeError):  # a line cut by the interruption
+            rec = json.loads(line)
+            done[rec["task"]] = rec["lines"]
+    return done
 
 
 def _tasks(args: argparse.Namespace) -> list:

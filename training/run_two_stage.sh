@@ -67,7 +67,7 @@ done_or "$STAGE2/quarters.md" "stage 2: reward curve and per-quarter table" \
 
 first_round() {  # first_round LABEL MODEL: 4 first-round replies per test-half task, run in the sandbox
   python benchmarks/first_round.py --suite "$SUITE" --split test --skip 0 "${FIRST[@]}" --model "$2" \
-    --json "$OUT/first_round_$1.json" | tee "$OUT/first_round_$1.txt"
+    --json "$OUT/first_round_$1.json" | tee -a "$OUT/first_round_$1.txt"
 }
 done_or "$OUT/first_round_base.json" "first round on the test half: base" first_round base "$BASE"
 done_or "$OUT/first_round_stage1.json" "first round on the test half: stage 1" first_round stage1 "$STAGE1"
