@@ -138,7 +138,8 @@ def main() -> None:
     backend = get_backend("transformers", model=args.model)
     sandbox = get_sandbox(2, {"timeout_s": 10.0})
     sampling = Sampling(temperature=args.temperature, max_new_tokens=args.max_new_tokens)
-    done = _done_lines(args.json)
+    settings = {"model": args.model, "n": args.n, "max_new_tokens": args.max_new_tokens}
+    done = _done_lines(args.json, settings)
     lines = [x for t in tasks for x in done.get(t.name, [])]
     t0 = time.perf_counter()
     for i, task in enumerate(tasks, 1):
@@ -160,26 +161,24 @@ def main() -> None:
             )
             rows.append(
                 {"task": task.name, "tokens": c.completion_tokens, "finish_reason": c.finish_reason,
-                 "status": o.status, "verdict": o.verdict, "speedup": o.speedup, "passed": o.passed,
-                 "improved": o.improved}
+                 "status": o.status, "verdict": o.verdict, "speedup": o.speedup}
             )  # fmt: skip
             if args.show_failures and not o.passed:
                 print("    " + c.text[:600].replace("\n", "\n    "))
         lines += rows
         if args.json:
             with open(_part(args.json), "a") as f:
-                f.write(json.dumps({"task": task.name, "lines": rows}) + "\n")
+                f.write(json.dumps({"task": task.name, **settings, "lines": rows}) + "\n")
         print(
             f"[{i}/{len(tasks)}] {task.name}: generation {gen:.0f} s, {time.perf_counter() - t0:.0f} s so far"
         )
     total = len(lines)
-    count = lambda key: sum(bool(x.get(key)) for x in lines)  # noqa: E731
     verdicts = {v: sum(x["verdict"] == v for x in lines) for v in VERDICTS}
     cut = sum(x["finish_reason"] == "length" for x in lines)
     print(
-        f"{count('passed')}/{total} correct, {count('improved')}/{total} significantly faster, "
-        f"{verdicts['unchanged']}/{total} the starting code again (afterburner.program.same_program), "
-        f"{cut}/{total} cut off at the limit"
+        f"{verdicts['correct'] + verdicts['faster']}/{total} correct and new, {verdicts['faster']}/{total} "
+        f"significantly faster, {verdicts['unchanged']}/{total} the starting code again "
+        f"(afterburner.program.same_program), {cut}/{total} cut off at the limit"
     )
     print("verdicts: " + ", ".join(f"{VERDICT_LABELS[v]} {verdicts[v]}/{total}" for v in VERDICTS))
     if args.json:
@@ -196,8 +195,9 @@ def _part(json_file: str | None) -> Path:
     return Path(f"{json_file}.part.jsonl")
 
 
-def _done_lines(json_file: str | None) -> dict[str, list[dict]]:
-    """The replies of the tasks an interrupted run with the same `--json` finished: task -> lines."""
+def _done_lines(json_file: str | None, settings: dict) -> dict[str, list[dict]]:
+    """The replies of the tasks an interrupted run with the same `--json` and `settings` finished:
+    task -> lines."""
     if not json_file:
         return {}
     Path(json_file).parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +206,8 @@ def _done_lines(json_file: str | None) -> dict[str, list[dict]]:
     for line in part.read_text().splitlines() if part.is_file() else []:
         with contextlib.suppress(json.JSONDecodeError):  # a line cut by the interruption
             rec = json.loads(line)
-            done[rec["task"]] = rec["lines"]
+            if all(rec.get(k, v) == v for k, v in settings.items()):
+                done[rec["task"]] = rec["lines"]
     return done
 
 
