@@ -20,7 +20,8 @@ limit. This is the quick check for a prompt change; the benchmark proper is `aft
 gets one verdict (`training.rewards.Outcome.verdict`): format error, the code again, wrong, correct
 (not significantly faster), significantly faster; `--json FILE` writes their counts and one line per
 reply, for the tables of docs/training.md. It is resumable: each finished task's replies are appended to
-`FILE.part.jsonl`, and a run with the same `--json` skips those tasks.
+`FILE.part.jsonl`, and a run with the same `--json`, `--model`, `--n` and `--max-new-tokens` skips
+those tasks.
 
 `--before REV` samples the same tasks twice in one run: with the prompt templates of commit REV and the
 reply prefilled as that commit's `reply_start.j2` starts it (none before it had one: no prefill;
@@ -167,6 +168,7 @@ def main() -> None:
                 print("    " + c.text[:600].replace("\n", "\n    "))
         lines += rows
         if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             with open(_part(args.json), "a") as f:
                 f.write(json.dumps({"task": task.name, **settings, "lines": rows}) + "\n")
         print(
@@ -200,7 +202,6 @@ def _done_lines(json_file: str | None, settings: dict) -> dict[str, list[dict]]:
     task -> lines."""
     if not json_file:
         return {}
-    Path(json_file).parent.mkdir(parents=True, exist_ok=True)
     part = _part(json_file)
     done = {}
     for line in part.read_text().splitlines() if part.is_file() else []:
